@@ -1,0 +1,821 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Net;
+using System.Text;
+using Sidekick.Core.Backends;
+using Sidekick.Core.Transport;
+using Sidekick.Core.Upstream;
+using Sidekick.Http1;
+
+namespace Sidekick.Core.Proxy;
+
+/// <summary>
+/// One client connection: reads request heads, answers built-in paths, forwards everything else to a backend
+/// and the response back, request after request (keep-alive, pipelining in order).
+/// </summary>
+internal sealed class ClientConnection
+{
+    private static readonly byte[] ProtoHttp = "http"u8.ToArray();
+
+    private readonly ProxyServer _server;
+    private readonly ITransportConnection _client;
+    private readonly RequestHead _request = new();
+    private readonly ResponseHead _response = new();
+    private readonly byte[] _peerIp;
+    private readonly byte[] _realIp;
+    private readonly CancellationTokenSource _headTimeout;
+    private ChunkedDecoder _requestChunks;
+    private ChunkedDecoder _responseChunks;
+
+    // Per-request state shared with the request-body and client-watch tasks.
+    private volatile bool _clientGone;
+    private bool _sawResponseByte;
+    private long _rx;
+    private long _tx;
+
+    public ClientConnection(ProxyServer server, ITransportConnection client)
+    {
+        _server = server;
+        _client = client;
+        var peer = (client.RemoteEndPoint as IPEndPoint)?.Address ?? IPAddress.Loopback;
+        if (peer.IsIPv4MappedToIPv6)
+        {
+            peer = peer.MapToIPv4();
+        }
+
+        _peerIp = Encoding.ASCII.GetBytes(peer.ToString());
+        // E4: a local client is represented by the machine's own address.
+        _realIp = IPAddress.IsLoopback(peer) ? server.PublicIp : _peerIp;
+        _headTimeout = CancellationTokenSource.CreateLinkedTokenSource(server.StoppingToken);
+    }
+
+    private PipeReader ClientIn => _client.Input;
+
+    private PipeWriter ClientOut => _client.Output;
+
+    /// <summary>True while the connection waits for the next request with nothing buffered (safe to close on drain).</summary>
+    public bool IsIdle { get; private set; }
+
+    public async Task RunAsync()
+    {
+        var abort = false;
+        try
+        {
+            while (true)
+            {
+                var head = await ReadRequestHeadAsync().ConfigureAwait(false);
+                if (head != HeadRead.Request)
+                {
+                    break;
+                }
+
+                var keepAlive = await HandleRequestAsync().ConfigureAwait(false);
+                if (_abortClient)
+                {
+                    abort = true;
+                    break;
+                }
+
+                if (!keepAlive || _server.IsStopping)
+                {
+                    break;
+                }
+            }
+
+            if (!abort)
+            {
+                await ClientOut.FlushAsync().ConfigureAwait(false);
+            }
+        }
+        catch (Exception ex) when (ex is IOException or ObjectDisposedException or InvalidOperationException or OperationCanceledException or System.Net.Sockets.SocketException)
+        {
+            // The client went away: nothing to answer.
+        }
+        finally
+        {
+            if (abort)
+            {
+                _client.Abort();
+            }
+            else
+            {
+                await ClientOut.CompleteAsync().ConfigureAwait(false);
+                await ClientIn.CompleteAsync().ConfigureAwait(false);
+                _client.Dispose();
+            }
+
+            _headTimeout.Dispose();
+        }
+    }
+
+    private bool _abortClient;
+
+    private enum HeadRead
+    {
+        Request,
+        Closed,
+    }
+
+    /// <summary>
+    /// Reads and parses the next request head. Waits up to the idle timeout for the first byte, then up to the
+    /// header timeout for the whole head (slowloris guard); answers 400/408/414/431/501/505 as the parser says.
+    /// </summary>
+    private async ValueTask<HeadRead> ReadRequestHeadAsync()
+    {
+        var limits = _server.Limits;
+        var started = false;
+        ArmTimeout(limits.IdleTimeout);
+        IsIdle = true;
+        try
+        {
+            while (true)
+            {
+                ReadResult result;
+                try
+                {
+                    result = await ClientIn.ReadAsync(_headTimeout.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    if (started && !_server.IsStopping)
+                    {
+                        WriteLocal(408, "request head not received in time\n", close: true);
+                    }
+
+                    return HeadRead.Closed;
+                }
+
+                var buffer = result.Buffer;
+                if (!buffer.IsEmpty)
+                {
+                    if (!started)
+                    {
+                        started = true;
+                        IsIdle = false;
+                        ArmTimeout(limits.HeaderTimeout);
+                    }
+
+                    var status = Http1Parser.TryParseRequest(buffer, _request, _server.Http1Limits, out var consumed, out var error);
+                    if (status == ParseStatus.Complete)
+                    {
+                        ClientIn.AdvanceTo(consumed);
+                        ArmTimeout(Timeout.InfiniteTimeSpan);
+                        return HeadRead.Request;
+                    }
+
+                    if (status == ParseStatus.Error)
+                    {
+                        ClientIn.AdvanceTo(buffer.End);
+                        var extra = error.StatusCode == 405 ? "Allow: GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH, TRACE\r\n" : null;
+                        WriteLocal(error.StatusCode, error.Reason + "\n", close: true, extraHeaders: extra);
+                        return HeadRead.Closed;
+                    }
+                }
+
+                ClientIn.AdvanceTo(buffer.Start, buffer.End);
+                if (result.IsCompleted)
+                {
+                    return HeadRead.Closed; // EOF between requests, or mid-head: nothing to answer
+                }
+            }
+        }
+        finally
+        {
+            IsIdle = false;
+        }
+    }
+
+    private void ArmTimeout(TimeSpan timeout)
+    {
+        // TryReset disarms a pending timer; a stop request (linked token) keeps it cancelled.
+        _headTimeout.TryReset();
+        if (timeout != Timeout.InfiniteTimeSpan)
+        {
+            _headTimeout.CancelAfter(timeout);
+        }
+    }
+
+    private bool RequestHasBody => _request.Framing == BodyFraming.Chunked
+        || (_request.Framing == BodyFraming.ContentLength && _request.ContentLength > 0);
+
+    /// <summary>Handles one parsed request. Returns whether the client connection may carry another request.</summary>
+    private async ValueTask<bool> HandleRequestAsync()
+    {
+        _rx = _request.HeadLength;
+        _tx = 0;
+        _sawResponseByte = false;
+        _clientGone = false;
+
+        // F1: /v1/health is answered by sidekick itself, any method, exact path.
+        if (_request.Path.SequenceEqual("/v1/health"u8))
+        {
+            return await AnswerHealthAsync().ConfigureAwait(false);
+        }
+
+        var site = _server.Table.ActiveSite;
+        var backend = site is null ? null : _server.Balancer.Pick(site, exclude: null);
+        if (backend is null)
+        {
+            return await AnswerBadGatewayAsync("all backend servers are offline").ConfigureAwait(false);
+        }
+
+        var lease = backend.Acquire();
+        ForwardOutcome outcome;
+        try
+        {
+            outcome = await ForwardAsync(backend).ConfigureAwait(false);
+        }
+        catch
+        {
+            lease.End(0, _rx, _tx, failed: false);
+            throw;
+        }
+
+        if (!outcome.Failed)
+        {
+            lease.End(_response.StatusCode, _rx, _tx, failed: false);
+            return outcome.KeepClientConnection;
+        }
+
+        lease.End(0, _rx, _tx, failed: outcome.Blame == Blame.Backend);
+        if (outcome.Blame == Blame.Client)
+        {
+            return false;
+        }
+
+        if (outcome.Progress == Progress.ResponseStarted)
+        {
+            _abortClient = true; // never let a truncated response look complete
+            return false;
+        }
+
+        return await AnswerBadGatewayAsync(outcome.Message ?? "backend failed").ConfigureAwait(false);
+    }
+
+    private async ValueTask<bool> AnswerHealthAsync()
+    {
+        var keep = !RequestHasBody && _request.KeepAlive;
+        if (_server.IsStopping)
+        {
+            WriteLocal(503, "sidekick is shutting down\n", close: true);
+            keep = false;
+        }
+        else if (_server.Table.ActiveSite is null)
+        {
+            WriteBadGateway("all backend servers are offline", close: !keep);
+        }
+        else
+        {
+            LocalResponses.WriteHealthOk(ClientOut);
+        }
+
+        await ClientOut.FlushAsync().ConfigureAwait(false);
+        return keep;
+    }
+
+    private async ValueTask<bool> AnswerBadGatewayAsync(string error)
+    {
+        // The request body (if any) was not consumed: the connection cannot carry another request.
+        var keep = !RequestHasBody && _request.KeepAlive && !_clientGone;
+        WriteBadGateway(error, close: !keep);
+        await ClientOut.FlushAsync().ConfigureAwait(false);
+        return keep;
+    }
+
+    private void WriteBadGateway(string error, bool close)
+    {
+        var body = LocalResponses.BackendDownXml(error, LocalResponses.DecodePath(_request.Path));
+        _tx += LocalResponses.Write(ClientOut, 502, "application/xml", body, close,
+            omitBody: _request.MethodKind == HttpMethodKind.Head, extraHeaders: "Retry-After: 120\r\n");
+    }
+
+    private void WriteLocal(int status, string body, bool close, string? extraHeaders = null) =>
+        _tx += LocalResponses.Write(ClientOut, status, "text/plain; charset=utf-8", body, close, omitBody: false, extraHeaders);
+
+    /// <summary>
+    /// Forwards the current request to <paramref name="backend"/> and relays the response. A reused pooled
+    /// connection that fails before any response byte is retried once on a fresh connection (E16), when the
+    /// request has no body to replay.
+    /// </summary>
+    private async ValueTask<ForwardOutcome> ForwardAsync(Backend backend)
+    {
+        var hasBody = RequestHasBody;
+        var forceNew = false;
+        for (var attempt = 0; ; attempt++)
+        {
+            UpstreamConnection upstream;
+            try
+            {
+                upstream = await backend.Pool.RentAsync(forceNew, _server.StoppingToken).ConfigureAwait(false);
+            }
+            catch (ConnectFailedException ex)
+            {
+                return ForwardOutcome.Fail(Blame.Backend, Progress.NotSent, ex.Message);
+            }
+            catch (OperationCanceledException)
+            {
+                return ForwardOutcome.Fail(Blame.Backend, Progress.NotSent, "sidekick is shutting down");
+            }
+
+            var outcome = await ExchangeAsync(upstream, hasBody).ConfigureAwait(false);
+            if (outcome.Failed && outcome.Blame == Blame.Backend && outcome.Progress == Progress.Sent
+                && !_sawResponseByte && upstream.Reused && !hasBody && attempt == 0)
+            {
+                forceNew = true; // stale keep-alive connection: nothing was answered, so re-send on a new one
+                continue;
+            }
+
+            return outcome;
+        }
+    }
+
+    /// <summary>One request/response exchange over one upstream connection. Disposes or returns it.</summary>
+    private async ValueTask<ForwardOutcome> ExchangeAsync(UpstreamConnection upstream, bool hasBody)
+    {
+        var reusable = false;
+        Task<BodyOutcome>? bodyTask = null;
+        Task? watchTask = null;
+        try
+        {
+            HeadWriter.WriteRequest(upstream.Output, _request, _peerIp, _realIp, ProtoHttp);
+            try
+            {
+                var flush = await upstream.Output.FlushAsync().ConfigureAwait(false);
+                if (flush.IsCompleted)
+                {
+                    return ForwardOutcome.Fail(Blame.Backend, Progress.Sent, "backend closed the connection");
+                }
+            }
+            catch (Exception ex) when (IsIoFailure(ex))
+            {
+                return ForwardOutcome.Fail(Blame.Backend, Progress.Sent, Describe(ex));
+            }
+
+            if (hasBody)
+            {
+                bodyTask = ForwardRequestBodyAsync(upstream);
+            }
+            else
+            {
+                watchTask = WatchClientAsync(upstream);
+            }
+
+            // Response head, relaying interim 1xx responses (100 Continue, 103 Early Hints).
+            var head = await ReadResponseHeadAsync(upstream).ConfigureAwait(false);
+            if (head.Failed)
+            {
+                if (bodyTask is not null && bodyTask.IsCompleted && bodyTask.Result == BodyOutcome.ClientAborted)
+                {
+                    return ForwardOutcome.Fail(Blame.Client, Progress.Sent, "client closed the connection");
+                }
+
+                return head;
+            }
+
+            if (_response.IsUpgrade)
+            {
+                return await TunnelAsync(upstream, bodyTask, watchTask).ConfigureAwait(false);
+            }
+
+            var keepClient = _request.KeepAlive && _response.Framing != BodyFraming.UntilClose && !_server.IsStopping;
+            _tx += HeadWriter.WriteResponse(ClientOut, _response, keepClient, !_request.IsHttp11);
+            var body = await ForwardResponseBodyAsync(upstream).ConfigureAwait(false);
+            if (body.Failed)
+            {
+                return body;
+            }
+
+            var requestBodyDone = true;
+            if (bodyTask is not null)
+            {
+                if (!bodyTask.IsCompleted)
+                {
+                    // The backend answered before reading the whole request body: stop copying; the client
+                    // connection is mid-body and must close.
+                    ClientIn.CancelPendingRead();
+                    upstream.Output.CancelPendingFlush();
+                }
+
+                requestBodyDone = await bodyTask.ConfigureAwait(false) == BodyOutcome.Completed;
+                bodyTask = null;
+            }
+
+            reusable = requestBodyDone && _response.KeepAlive && _response.Framing != BodyFraming.UntilClose;
+            return ForwardOutcome.Done(keepClient && requestBodyDone && !_clientGone);
+        }
+        finally
+        {
+            if (watchTask is not null)
+            {
+                ClientIn.CancelPendingRead();
+                await watchTask.ConfigureAwait(false);
+            }
+
+            if (bodyTask is not null)
+            {
+                ClientIn.CancelPendingRead();
+                upstream.Output.CancelPendingFlush();
+                await bodyTask.ConfigureAwait(false);
+            }
+
+            if (reusable)
+            {
+                upstream.Pool.Return(upstream);
+            }
+            else
+            {
+                upstream.Dispose();
+            }
+        }
+    }
+
+    private enum BodyOutcome
+    {
+        Completed,
+        ClientAborted,
+        BackendFailed,
+        Cancelled,
+    }
+
+    /// <summary>Copies the request body to the backend by its framing, bytes as received, flushing as they arrive.</summary>
+    private async Task<BodyOutcome> ForwardRequestBodyAsync(UpstreamConnection upstream)
+    {
+        await Task.Yield(); // run beside the response reader
+        var remaining = _request.Framing == BodyFraming.ContentLength ? _request.ContentLength : -1;
+        _requestChunks.Reset();
+        try
+        {
+            while (true)
+            {
+                var result = await ClientIn.ReadAsync().ConfigureAwait(false);
+                var buffer = result.Buffer;
+                if (result.IsCanceled)
+                {
+                    ClientIn.AdvanceTo(buffer.Start);
+                    return BodyOutcome.Cancelled;
+                }
+
+                long take;
+                var done = false;
+                if (remaining >= 0)
+                {
+                    take = Math.Min(remaining, buffer.Length);
+                    remaining -= take;
+                    done = remaining == 0;
+                }
+                else
+                {
+                    var status = _requestChunks.Advance(buffer, _server.Http1Limits, out take, out _);
+                    if (status == ChunkedStatus.Error)
+                    {
+                        // The client sent a malformed chunked body: the backend's view of this request is
+                        // now broken, so abort both sides.
+                        ClientIn.AdvanceTo(buffer.End);
+                        _clientGone = true;
+                        upstream.Input.CancelPendingRead();
+                        return BodyOutcome.ClientAborted;
+                    }
+
+                    done = status == ChunkedStatus.Done;
+                }
+
+                var slice = buffer.Slice(0, take);
+                foreach (var segment in slice)
+                {
+                    upstream.Output.Write(segment.Span);
+                }
+
+                _rx += take;
+                if (done || take == buffer.Length)
+                {
+                    ClientIn.AdvanceTo(slice.End);
+                }
+                else
+                {
+                    ClientIn.AdvanceTo(slice.End, buffer.End);
+                }
+
+                if (take > 0 || done)
+                {
+                    var flush = await upstream.Output.FlushAsync().ConfigureAwait(false);
+                    if (flush.IsCanceled)
+                    {
+                        return BodyOutcome.Cancelled;
+                    }
+
+                    if (flush.IsCompleted)
+                    {
+                        return BodyOutcome.BackendFailed;
+                    }
+                }
+
+                if (done)
+                {
+                    return BodyOutcome.Completed;
+                }
+
+                if (result.IsCompleted)
+                {
+                    _clientGone = true;
+                    upstream.Input.CancelPendingRead(); // stop waiting for a response nobody will read
+                    return BodyOutcome.ClientAborted;
+                }
+            }
+        }
+        catch (Exception ex) when (IsIoFailure(ex))
+        {
+            // Either side failed; the response reader sees the backend side, a client failure is recorded here.
+            _clientGone = true;
+            upstream.Input.CancelPendingRead();
+            return BodyOutcome.ClientAborted;
+        }
+    }
+
+    /// <summary>
+    /// While a body-less request waits for its response, watches the client for EOF so that a client that goes
+    /// away cancels the upstream request (long polls, watches) instead of holding the backend.
+    /// </summary>
+    private async Task WatchClientAsync(UpstreamConnection upstream)
+    {
+        try
+        {
+            var result = await ClientIn.ReadAsync().ConfigureAwait(false);
+            // Never consume: a pipelined next request stays buffered for the request loop.
+            ClientIn.AdvanceTo(result.Buffer.Start);
+            if (!result.IsCanceled && result.IsCompleted && result.Buffer.IsEmpty)
+            {
+                _clientGone = true;
+                upstream.Input.CancelPendingRead();
+            }
+        }
+        catch (Exception ex) when (IsIoFailure(ex))
+        {
+            _clientGone = true;
+            upstream.Input.CancelPendingRead();
+        }
+    }
+
+    private async ValueTask<ForwardOutcome> ReadResponseHeadAsync(UpstreamConnection upstream)
+    {
+        var input = upstream.Input;
+        while (true)
+        {
+            ReadResult result;
+            try
+            {
+                result = await input.ReadAsync().ConfigureAwait(false);
+            }
+            catch (Exception ex) when (IsIoFailure(ex))
+            {
+                return ForwardOutcome.Fail(Blame.Backend, Progress.Sent, Describe(ex));
+            }
+
+            var buffer = result.Buffer;
+            if (result.IsCanceled || _clientGone)
+            {
+                input.AdvanceTo(buffer.Start);
+                return ForwardOutcome.Fail(Blame.Client, Progress.Sent, "client closed the connection");
+            }
+
+            if (!buffer.IsEmpty)
+            {
+                _sawResponseByte = true;
+                var status = Http1Parser.TryParseResponse(buffer, _response, _request.MethodKind, _server.Http1Limits, out var consumed, out var error);
+                if (status == ParseStatus.Complete)
+                {
+                    input.AdvanceTo(consumed);
+                    var code = _response.StatusCode;
+                    if (code is >= 100 and < 200 && code != 101)
+                    {
+                        // RFC 9110 15.2: no 1xx to an HTTP/1.0 client.
+                        if (_request.IsHttp11)
+                        {
+                            _tx += HeadWriter.WriteResponse(ClientOut, _response, keepAlive: true, clientIsHttp10: false);
+                            var flush = await ClientOut.FlushAsync().ConfigureAwait(false);
+                            if (flush.IsCompleted)
+                            {
+                                return ForwardOutcome.Fail(Blame.Client, Progress.Sent, "client closed the connection");
+                            }
+                        }
+
+                        continue;
+                    }
+
+                    if (code == 101 && !_request.IsUpgrade)
+                    {
+                        return ForwardOutcome.Fail(Blame.Backend, Progress.Sent, "backend switched protocols without an upgrade request");
+                    }
+
+                    return default;
+                }
+
+                if (status == ParseStatus.Error)
+                {
+                    input.AdvanceTo(buffer.End);
+                    return ForwardOutcome.Fail(Blame.Backend, Progress.Sent, "malformed HTTP response: " + error.Reason);
+                }
+            }
+
+            input.AdvanceTo(buffer.Start, buffer.End);
+            if (result.IsCompleted)
+            {
+                return ForwardOutcome.Fail(Blame.Backend, Progress.Sent,
+                    buffer.IsEmpty ? "EOF" : "unexpected EOF in response head");
+            }
+        }
+    }
+
+    /// <summary>Relays the response body by its framing, flushing whenever the backend read returns.</summary>
+    private async ValueTask<ForwardOutcome> ForwardResponseBodyAsync(UpstreamConnection upstream)
+    {
+        var framing = _response.Framing;
+        if (framing == BodyFraming.None || (framing == BodyFraming.ContentLength && _response.ContentLength == 0))
+        {
+            return await FlushClientAsync().ConfigureAwait(false);
+        }
+
+        var input = upstream.Input;
+        var remaining = framing == BodyFraming.ContentLength ? _response.ContentLength : -1;
+        _responseChunks.Reset();
+        while (true)
+        {
+            ReadResult result;
+            try
+            {
+                result = await input.ReadAsync().ConfigureAwait(false);
+            }
+            catch (Exception ex) when (IsIoFailure(ex))
+            {
+                return ForwardOutcome.Fail(Blame.Backend, Progress.ResponseStarted, Describe(ex));
+            }
+
+            var buffer = result.Buffer;
+            if (result.IsCanceled || _clientGone)
+            {
+                input.AdvanceTo(buffer.Start);
+                return ForwardOutcome.Fail(Blame.Client, Progress.ResponseStarted, "client closed the connection");
+            }
+
+            long take;
+            var done = false;
+            switch (framing)
+            {
+                case BodyFraming.ContentLength:
+                    take = Math.Min(remaining, buffer.Length);
+                    remaining -= take;
+                    done = remaining == 0;
+                    break;
+                case BodyFraming.Chunked:
+                    var status = _responseChunks.Advance(buffer, _server.Http1Limits, out take, out var error);
+                    if (status == ChunkedStatus.Error)
+                    {
+                        input.AdvanceTo(buffer.End);
+                        return ForwardOutcome.Fail(Blame.Backend, Progress.ResponseStarted, "malformed chunked response: " + error.Reason);
+                    }
+
+                    done = status == ChunkedStatus.Done;
+                    break;
+                default:
+                    take = buffer.Length;
+                    done = result.IsCompleted;
+                    break;
+            }
+
+            var slice = buffer.Slice(0, take);
+            foreach (var segment in slice)
+            {
+                ClientOut.Write(segment.Span);
+            }
+
+            _tx += take;
+            if (done || take == buffer.Length)
+            {
+                input.AdvanceTo(slice.End);
+            }
+            else
+            {
+                input.AdvanceTo(slice.End, buffer.End);
+            }
+
+            var flushed = await FlushClientAsync().ConfigureAwait(false);
+            if (flushed.Failed || done)
+            {
+                return flushed;
+            }
+
+            if (result.IsCompleted)
+            {
+                return ForwardOutcome.Fail(Blame.Backend, Progress.ResponseStarted, "unexpected EOF in response body");
+            }
+        }
+    }
+
+    private async ValueTask<ForwardOutcome> FlushClientAsync()
+    {
+        try
+        {
+            var flush = await ClientOut.FlushAsync().ConfigureAwait(false);
+            return flush.IsCompleted
+                ? ForwardOutcome.Fail(Blame.Client, Progress.ResponseStarted, "client closed the connection")
+                : default;
+        }
+        catch (Exception ex) when (IsIoFailure(ex))
+        {
+            return ForwardOutcome.Fail(Blame.Client, Progress.ResponseStarted, Describe(ex));
+        }
+    }
+
+    /// <summary>After 101: copy both ways until either side closes (the original fails here, E15).</summary>
+    private async ValueTask<ForwardOutcome> TunnelAsync(UpstreamConnection upstream, Task<BodyOutcome>? bodyTask, Task? watchTask)
+    {
+        // Stop the helpers that read the client; the tunnel owns both directions now.
+        if (watchTask is not null)
+        {
+            ClientIn.CancelPendingRead();
+            await watchTask.ConfigureAwait(false);
+        }
+
+        if (bodyTask is not null)
+        {
+            await bodyTask.ConfigureAwait(false);
+        }
+
+        _tx += HeadWriter.WriteResponse(ClientOut, _response, keepAlive: false, clientIsHttp10: false);
+        var flushed = await FlushClientAsync().ConfigureAwait(false);
+        if (flushed.Failed)
+        {
+            return flushed;
+        }
+
+        var up = PumpAsync(ClientIn, upstream.Output, toClient: false);
+        var down = PumpAsync(upstream.Input, ClientOut, toClient: true);
+        var first = await Task.WhenAny(up, down).ConfigureAwait(false);
+        // One side ended: pass the close on, so the other direction ends too.
+        if (first == up)
+        {
+            upstream.Input.CancelPendingRead();
+        }
+        else
+        {
+            ClientIn.CancelPendingRead();
+        }
+
+        await Task.WhenAll(up, down).ConfigureAwait(false);
+        return ForwardOutcome.Done(keepAlive: false);
+    }
+
+    private async Task PumpAsync(PipeReader from, PipeWriter to, bool toClient)
+    {
+        try
+        {
+            while (true)
+            {
+                var result = await from.ReadAsync().ConfigureAwait(false);
+                var buffer = result.Buffer;
+                foreach (var segment in buffer)
+                {
+                    to.Write(segment.Span);
+                }
+
+                if (toClient)
+                {
+                    _tx += buffer.Length;
+                }
+                else
+                {
+                    _rx += buffer.Length;
+                }
+
+                from.AdvanceTo(buffer.End);
+                if (result.IsCanceled || result.IsCompleted)
+                {
+                    break;
+                }
+
+                var flush = await to.FlushAsync().ConfigureAwait(false);
+                if (flush.IsCompleted || flush.IsCanceled)
+                {
+                    break;
+                }
+            }
+
+            await to.FlushAsync().ConfigureAwait(false);
+        }
+        catch (Exception ex) when (IsIoFailure(ex))
+        {
+            // A reset on either side ends the tunnel.
+        }
+    }
+
+    private static bool IsIoFailure(Exception ex) =>
+        ex is IOException or System.Net.Sockets.SocketException or ObjectDisposedException or InvalidOperationException
+            or OperationCanceledException or Pipelines.Sockets.Unofficial.ConnectionResetException
+            or Pipelines.Sockets.Unofficial.ConnectionAbortedException;
+
+    private static string Describe(Exception ex) => ex switch
+    {
+        Pipelines.Sockets.Unofficial.ConnectionResetException => "read: connection reset by peer",
+        System.Net.Sockets.SocketException se when se.SocketErrorCode == System.Net.Sockets.SocketError.ConnectionReset => "read: connection reset by peer",
+        _ => ex.Message,
+    };
+}

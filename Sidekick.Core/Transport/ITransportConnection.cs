@@ -1,0 +1,20 @@
+using System.IO.Pipelines;
+using System.Net;
+
+namespace Sidekick.Core.Transport;
+
+/// <summary>
+/// A socket seen as a pair of pipes. The engine only ever talks to this interface, so the transport
+/// (Pipelines.Sockets.Unofficial today) can be replaced by a hand-rolled one without touching the proxy.
+/// </summary>
+internal interface ITransportConnection : IDuplexPipe, IDisposable
+{
+    /// <summary>The remote end point.</summary>
+    EndPoint? RemoteEndPoint { get; }
+
+    /// <summary>
+    /// Ends the connection with a reset (RST) rather than a FIN, so the peer cannot mistake a truncated
+    /// response for a complete one (DESIGN: "the response had started: abort the client connection").
+    /// </summary>
+    void Abort();
+}

@@ -1,0 +1,494 @@
+using System.Net.Sockets;
+using System.Text;
+using Sidekick.Tests.Support;
+
+namespace Sidekick.Tests.Proxy;
+
+/// <summary>Integration: real loopback sockets, a fake backend that records bytes, the proxy in between.</summary>
+public class ForwardingTests
+{
+    [Test]
+    public async Task Get_IsForwardedByteExact_WithForwardingHeadersAndWithoutHopByHop()
+    {
+        await using var backend = FakeBackend.Ok("hi");
+        await using var proxy = ProxyUnderTest.Start([backend.Url]);
+        using var client = proxy.Connect();
+
+        await client.SendAsync("GET /bucket/a%2Fb?x=1;y=%zz HTTP/1.1\r\nHost: s3.example:9000\r\nConnection: keep-alive, X-Secret\r\nX-Secret: 1\r\nKeep-Alive: timeout=5\r\nProxy-Connection: keep-alive\r\nTE: trailers, deflate\r\nX-Forwarded-For: 10.1.1.1\r\nAuthorization: AWS4 sig\r\n\r\n");
+        var response = await client.ReadResponseAsync();
+
+        response.Status.ShouldBe(200);
+        response.BodyText.ShouldBe("hi");
+        response.Headers("Server").ShouldBe(["SideKick"]);
+        response.Header("X-Proxy").ShouldBe("true");
+        var head = backend.AllReceived;
+        head.ShouldStartWith("GET /bucket/a%2Fb?x=1;y=%zz HTTP/1.1\r\n");
+        TestHttp.HeaderValue(head, "Host").ShouldBe("s3.example:9000");
+        TestHttp.HeaderValue(head, "Authorization").ShouldBe("AWS4 sig");
+        TestHttp.HeaderValue(head, "TE").ShouldBe("trailers");
+        TestHttp.HeaderValues(head, "X-Forwarded-For").ShouldBe(["10.1.1.1, 127.0.0.1"]);
+        TestHttp.HeaderValue(head, "X-Forwarded-Host").ShouldBe("s3.example:9000");
+        TestHttp.HeaderValue(head, "X-Forwarded-Proto").ShouldBe("http");
+        TestHttp.HeaderValue(head, "X-Real-IP").ShouldNotBeNullOrEmpty();
+        TestHttp.HeaderValue(head, "Connection").ShouldBeNull();
+        TestHttp.HeaderValue(head, "X-Secret").ShouldBeNull();
+        TestHttp.HeaderValue(head, "Keep-Alive").ShouldBeNull();
+        TestHttp.HeaderValue(head, "Proxy-Connection").ShouldBeNull();
+    }
+
+    [Test]
+    public async Task KeepAlive_TwoRequests_ReuseOneUpstreamConnection()
+    {
+        await using var backend = FakeBackend.Ok();
+        await using var proxy = ProxyUnderTest.Start([backend.Url]);
+        using var client = proxy.Connect();
+
+        for (var i = 0; i < 3; i++)
+        {
+            await client.SendAsync("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+            (await client.ReadResponseAsync()).Status.ShouldBe(200);
+        }
+
+        backend.Accepted.ShouldBe(1);
+    }
+
+    [Test]
+    public async Task PipelinedRequests_AreAnsweredInOrder()
+    {
+        await using var backend = new FakeBackend(async c =>
+        {
+            string? head;
+            while ((head = await c.ReadRequestAsync()) is not null)
+            {
+                var path = head.Split(' ')[1];
+                await c.WriteAsync($"HTTP/1.1 200 OK\r\nContent-Length: {path.Length}\r\n\r\n{path}");
+            }
+        });
+        await using var proxy = ProxyUnderTest.Start([backend.Url]);
+        using var client = proxy.Connect();
+
+        await client.SendAsync("GET /one HTTP/1.1\r\nHost: a\r\n\r\nGET /two HTTP/1.1\r\nHost: a\r\n\r\nGET /three HTTP/1.1\r\nHost: a\r\n\r\n");
+
+        (await client.ReadResponseAsync()).BodyText.ShouldBe("/one");
+        (await client.ReadResponseAsync()).BodyText.ShouldBe("/two");
+        (await client.ReadResponseAsync()).BodyText.ShouldBe("/three");
+    }
+
+    [Test]
+    public async Task Post_ContentLengthBody_ArrivesByteExact()
+    {
+        var payload = new byte[300_000];
+        Random.Shared.NextBytes(payload);
+        byte[]? received = null;
+        await using var backend = new FakeBackend(async c =>
+        {
+            var head = await c.ReadHeadAsync();
+            received = await c.ReadExactAsync(long.Parse(TestHttp.HeaderValue(head!, "Content-Length")!, System.Globalization.CultureInfo.InvariantCulture));
+            await c.WriteAsync("HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n");
+        });
+        await using var proxy = ProxyUnderTest.Start([backend.Url]);
+        using var client = proxy.Connect();
+
+        await client.SendAsync($"POST /up HTTP/1.1\r\nHost: a\r\nContent-Length: {payload.Length}\r\n\r\n");
+        await client.SendAsync(payload);
+
+        (await client.ReadResponseAsync()).Status.ShouldBe(201);
+        received.ShouldBe(payload);
+    }
+
+    [Test]
+    public async Task ChunkedRequest_WithExtensionsAndTrailers_IsForwardedAsReceived()
+    {
+        const string body = "5;name=value\r\nhello\r\n6\r\n world\r\n0\r\nX-Checksum: abc\r\n\r\n";
+        var got = new TaskCompletionSource<string>();
+        await using var backend = new FakeBackend(async c =>
+        {
+            await c.ReadHeadAsync();
+            var bytes = await c.ReadExactAsync(body.Length);
+            got.SetResult(Encoding.Latin1.GetString(bytes));
+            await c.WriteAsync("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+        });
+        await using var proxy = ProxyUnderTest.Start([backend.Url]);
+        using var client = proxy.Connect();
+
+        await client.SendAsync("POST /c HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n" + body);
+
+        (await client.ReadResponseAsync()).BodyText.ShouldBe("ok");
+        (await got.Task.WaitAsync(TimeSpan.FromSeconds(10))).ShouldBe(body);
+        TestHttp.HeaderValue(backend.AllReceived, "Transfer-Encoding").ShouldBe("chunked");
+    }
+
+    [Test]
+    public async Task ChunkedResponse_WithTrailers_ReachesTheClientAndConnectionIsReused()
+    {
+        await using var backend = new FakeBackend(async c =>
+        {
+            while (await c.ReadRequestAsync() is not null)
+            {
+                await c.WriteAsync("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X-T\r\n\r\n3\r\nabc\r\n0\r\nX-T: 1\r\n\r\n");
+            }
+        });
+        await using var proxy = ProxyUnderTest.Start([backend.Url]);
+        using var client = proxy.Connect();
+
+        await client.SendAsync("GET / HTTP/1.1\r\nHost: a\r\nTE: trailers\r\n\r\n");
+        var first = await client.ReadResponseAsync();
+        await client.SendAsync("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+        var second = await client.ReadResponseAsync();
+
+        first.BodyText.ShouldBe("abc");
+        second.BodyText.ShouldBe("abc");
+        backend.Accepted.ShouldBe(1);
+    }
+
+    [Test]
+    public async Task Head_WithContentLength_HasNoBody_AndTheConnectionCarriesOn()
+    {
+        await using var backend = new FakeBackend(async c =>
+        {
+            string? head;
+            while ((head = await c.ReadRequestAsync()) is not null)
+            {
+                await c.WriteAsync(head.StartsWith("HEAD", StringComparison.Ordinal)
+                    ? "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n"
+                    : "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nget");
+            }
+        });
+        await using var proxy = ProxyUnderTest.Start([backend.Url]);
+        using var client = proxy.Connect();
+
+        await client.SendAsync("HEAD /x HTTP/1.1\r\nHost: a\r\n\r\n");
+        var head = await client.ReadResponseAsync(headRequest: true);
+        await client.SendAsync("GET /x HTTP/1.1\r\nHost: a\r\n\r\n");
+        var get = await client.ReadResponseAsync();
+
+        head.Header("Content-Length").ShouldBe("1000");
+        get.BodyText.ShouldBe("get");
+    }
+
+    [TestCase(204)]
+    [TestCase(304)]
+    public async Task BodylessStatus_IsRelayedWithoutBody(int status)
+    {
+        await using var backend = new FakeBackend(async c =>
+        {
+            while (await c.ReadRequestAsync() is not null)
+            {
+                await c.WriteAsync($"HTTP/1.1 {status} X\r\nETag: \"e\"\r\n\r\n");
+            }
+        });
+        await using var proxy = ProxyUnderTest.Start([backend.Url]);
+        using var client = proxy.Connect();
+
+        await client.SendAsync("GET / HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n");
+
+        (await client.ReadResponseAsync()).Status.ShouldBe(status);
+        (await client.ReadResponseAsync()).Status.ShouldBe(status);
+    }
+
+    [Test]
+    public async Task ExpectContinue_InterimResponseIsRelayed_BeforeTheBodyIsSent()
+    {
+        await using var backend = new FakeBackend(async c =>
+        {
+            var head = await c.ReadHeadAsync();
+            await c.WriteAsync("HTTP/1.1 100 Continue\r\n\r\n");
+            var body = await c.ReadExactAsync(4);
+            await c.WriteAsync($"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\n{Encoding.ASCII.GetString(body)}");
+        });
+        await using var proxy = ProxyUnderTest.Start([backend.Url]);
+        using var client = proxy.Connect();
+
+        await client.SendAsync("PUT /o HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n");
+        var interim = await client.ReadResponseAsync();
+        await client.SendAsync("data");
+        var final = await client.ReadResponseAsync();
+
+        interim.Status.ShouldBe(100);
+        final.BodyText.ShouldBe("data");
+        TestHttp.HeaderValue(backend.AllReceived, "Expect").ShouldBe("100-continue");
+    }
+
+    [Test]
+    public async Task ResponseWithoutLength_IsReadUntilClose_AndTheClientConnectionCloses()
+    {
+        await using var backend = new FakeBackend(async c =>
+        {
+            await c.ReadRequestAsync();
+            await c.WriteAsync("HTTP/1.1 200 OK\r\n\r\nstream until close");
+            c.Socket.Shutdown(SocketShutdown.Send);
+            await Task.Delay(200);
+        });
+        await using var proxy = ProxyUnderTest.Start([backend.Url]);
+        using var client = proxy.Connect();
+
+        await client.SendAsync("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+        var response = await client.ReadResponseAsync();
+
+        response.BodyText.ShouldBe("stream until close");
+        response.Header("Connection").ShouldBe("close");
+    }
+
+    [Test]
+    public async Task ConnectRefused_Gives502XmlWithRetryAfter()
+    {
+        int port;
+        using (var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp))
+        {
+            probe.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0));
+            port = ((System.Net.IPEndPoint)probe.LocalEndPoint!).Port;
+        }
+
+        await using var proxy = ProxyUnderTest.Start([$"http://127.0.0.1:{port}"]);
+        using var client = proxy.Connect();
+
+        await client.SendAsync("GET /bucket/<x>&y HTTP/1.1\r\nHost: a\r\n\r\n");
+        var response = await client.ReadResponseAsync();
+
+        response.Status.ShouldBe(502);
+        response.Header("Content-Type").ShouldBe("application/xml");
+        response.Header("Retry-After").ShouldBe("120");
+        response.Header("Server").ShouldBe("SideKick");
+        response.BodyText.ShouldBe($"<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>BackendDown</Code><Message>The remote server returned an error (dial tcp 127.0.0.1:{port}: connect: connection refused)</Message><Resource>/bucket/&lt;x&gt;&amp;y</Resource></Error>");
+    }
+
+    [Test]
+    public async Task BackendClosesMidBody_ClientConnectionIsAborted_NotCompleted()
+    {
+        await using var backend = new FakeBackend(async c =>
+        {
+            await c.ReadRequestAsync();
+            await c.WriteAsync("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly-part");
+            await Task.Delay(100);
+            c.Reset();
+        });
+        await using var proxy = ProxyUnderTest.Start([backend.Url]);
+        using var client = proxy.Connect();
+
+        await client.SendAsync("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+
+        var ex = await Should.ThrowAsync<EndOfStreamException>(() => client.ReadResponseAsync());
+        ex.Message.ShouldContain("of 100 bytes");
+    }
+
+    [Test]
+    public async Task GarbageResponse_Gives502()
+    {
+        await using var backend = new FakeBackend(async c =>
+        {
+            await c.ReadRequestAsync();
+            await c.WriteAsync("SSH-2.0-OpenSSH_9.2\r\n\r\n");
+        });
+        await using var proxy = ProxyUnderTest.Start([backend.Url]);
+        using var client = proxy.Connect();
+
+        await client.SendAsync("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+
+        (await client.ReadResponseAsync()).Status.ShouldBe(502);
+    }
+
+    [Test]
+    public async Task StalePooledConnection_ClosedByBackend_IsRetriedOnANewOne()
+    {
+        await using var backend = new FakeBackend(async c =>
+        {
+            await c.ReadRequestAsync();
+            await c.WriteAsync("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+            // Then behave like a backend whose keep-alive timer fired: close without a word.
+            await c.ReadHeadAsync();
+            c.Dispose();
+        });
+        await using var proxy = ProxyUnderTest.Start([backend.Url]);
+        using var client = proxy.Connect();
+
+        await client.SendAsync("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+        (await client.ReadResponseAsync()).Status.ShouldBe(200);
+        await client.SendAsync("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+        (await client.ReadResponseAsync()).Status.ShouldBe(200);
+
+        backend.Accepted.ShouldBe(2);
+    }
+
+    [Test]
+    public async Task WebSocketUpgrade_BecomesATwoWayTunnel()
+    {
+        await using var backend = new FakeBackend(async c =>
+        {
+            var head = await c.ReadHeadAsync();
+            await c.WriteAsync("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: x\r\n\r\n");
+            var buf = new byte[5];
+            for (var i = 0; i < 2; i++)
+            {
+                var got = await c.ReadExactAsync(5);
+                await c.WriteAsync(got);
+            }
+        });
+        await using var proxy = ProxyUnderTest.Start([backend.Url]);
+        using var client = proxy.Connect();
+
+        await client.SendAsync("GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: k\r\nSec-WebSocket-Version: 13\r\n\r\n");
+        var switched = await client.ReadResponseAsync();
+        using var cts = new CancellationTokenSource(10_000);
+        await client.SendAsync("ping1");
+        var echo1 = await client.ReadExactAsync(5, cts.Token);
+        await client.SendAsync("ping2");
+        var echo2 = await client.ReadExactAsync(5, cts.Token);
+
+        switched.Status.ShouldBe(101);
+        switched.Header("Upgrade").ShouldBe("websocket");
+        Encoding.ASCII.GetString(echo1).ShouldBe("ping1");
+        Encoding.ASCII.GetString(echo2).ShouldBe("ping2");
+        TestHttp.HeaderValue(backend.AllReceived, "Upgrade").ShouldBe("websocket");
+    }
+
+    [Test]
+    public async Task EventStream_LinesReachTheClientAsTheyAreSent()
+    {
+        var release = new SemaphoreSlim(0);
+        await using var backend = new FakeBackend(async c =>
+        {
+            await c.ReadRequestAsync();
+            await c.WriteAsync("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n");
+            for (var i = 0; i < 3; i++)
+            {
+                await c.WriteAsync($"9\r\ndata: {i}\n\n\r\n");
+                await release.WaitAsync(TimeSpan.FromSeconds(10));
+            }
+
+            await c.WriteAsync("0\r\n\r\n");
+        });
+        await using var proxy = ProxyUnderTest.Start([backend.Url]);
+        using var client = proxy.Connect();
+        using var cts = new CancellationTokenSource(10_000);
+
+        await client.SendAsync("GET /events HTTP/1.1\r\nHost: a\r\n\r\n");
+        string? line;
+        while ((line = await client.ReadLineAsync(cts.Token)) != "")
+        {
+            line.ShouldNotBeNull();
+        }
+
+        for (var i = 0; i < 3; i++)
+        {
+            // Each event must arrive while the backend is still holding the next one back.
+            (await client.ReadLineAsync(cts.Token)).ShouldBe("9");
+            (await client.ReadLineAsync(cts.Token)).ShouldBe($"data: {i}");
+            release.Release();
+            await client.ReadLineAsync(cts.Token);
+            await client.ReadLineAsync(cts.Token);
+        }
+    }
+
+    [Test]
+    public async Task Health_IsAnsweredBySidekick_NotProxied()
+    {
+        await using var backend = FakeBackend.Ok();
+        await using var proxy = ProxyUnderTest.Start([backend.Url]);
+        using var client = proxy.Connect();
+
+        await client.SendAsync("GET /v1/health HTTP/1.1\r\nHost: a\r\n\r\n");
+        var response = await client.ReadResponseAsync();
+
+        response.Status.ShouldBe(200);
+        response.Header("Server").ShouldBe("SideKick");
+        response.Header("X-Proxy").ShouldBeNull();
+        backend.Accepted.ShouldBe(0);
+    }
+
+    [Test]
+    public async Task SmugglingAttempt_Gets400_AndNothingReachesTheBackend()
+    {
+        await using var backend = FakeBackend.Ok();
+        await using var proxy = ProxyUnderTest.Start([backend.Url]);
+        using var client = proxy.Connect();
+
+        await client.SendAsync("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /admin HTTP/1.1\r\nHost: a\r\n\r\n");
+        var response = await client.ReadResponseAsync();
+
+        response.Status.ShouldBe(400);
+        (await client.IsClosedAsync()).ShouldBeTrue();
+        backend.Accepted.ShouldBe(0);
+    }
+
+    [Test]
+    public async Task SlowHead_Gets408_AfterTheHeaderTimeout()
+    {
+        await using var backend = FakeBackend.Ok();
+        await using var proxy = ProxyUnderTest.Start(
+            o => o with { Limits = o.Limits with { HeaderTimeout = TimeSpan.FromMilliseconds(300) } }, [backend.Url]);
+        using var client = proxy.Connect();
+
+        await client.SendAsync("GET / HTTP/1.1\r\nHost: a\r\n");
+        var response = await client.ReadResponseAsync();
+
+        response.Status.ShouldBe(408);
+        (await client.IsClosedAsync()).ShouldBeTrue();
+    }
+
+    [Test]
+    public async Task IdleKeepAliveConnection_IsClosedAfterTheIdleTimeout()
+    {
+        await using var backend = FakeBackend.Ok();
+        await using var proxy = ProxyUnderTest.Start(
+            o => o with { Limits = o.Limits with { IdleTimeout = TimeSpan.FromMilliseconds(300) } }, [backend.Url]);
+        using var client = proxy.Connect();
+
+        await client.SendAsync("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+        (await client.ReadResponseAsync()).Status.ShouldBe(200);
+
+        (await client.IsClosedAsync(5000)).ShouldBeTrue();
+    }
+
+    [Test]
+    public async Task Http10Client_WithoutKeepAlive_GetsTheResponseAndAClose()
+    {
+        await using var backend = FakeBackend.Ok("ten");
+        await using var proxy = ProxyUnderTest.Start([backend.Url]);
+        using var client = proxy.Connect();
+
+        await client.SendAsync("GET / HTTP/1.0\r\n\r\n");
+        var response = await client.ReadResponseAsync();
+
+        response.BodyText.ShouldBe("ten");
+        (await client.IsClosedAsync()).ShouldBeTrue();
+    }
+
+    [Test]
+    public async Task ClientConnectionClose_IsHonoured()
+    {
+        await using var backend = FakeBackend.Ok();
+        await using var proxy = ProxyUnderTest.Start([backend.Url]);
+        using var client = proxy.Connect();
+
+        await client.SendAsync("GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+        var response = await client.ReadResponseAsync();
+
+        response.Header("Connection").ShouldBe("close");
+        (await client.IsClosedAsync()).ShouldBeTrue();
+    }
+
+    [Test]
+    public async Task ClientGoingAway_DuringALongPoll_ClosesTheUpstreamRequest()
+    {
+        var upstreamClosed = new TaskCompletionSource();
+        await using var backend = new FakeBackend(async c =>
+        {
+            await c.ReadRequestAsync();
+            // Never answer; wait to see the proxy give up on us.
+            if (await c.ReadByteAsync() < 0)
+            {
+                upstreamClosed.SetResult();
+            }
+        });
+        await using var proxy = ProxyUnderTest.Start([backend.Url]);
+        var client = proxy.Connect();
+
+        await client.SendAsync("GET /poll HTTP/1.1\r\nHost: a\r\n\r\n");
+        await Task.Delay(200);
+        client.Dispose();
+
+        await upstreamClosed.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        var b = proxy.Server.Table.Sites[0].Backends[0];
+        b.Errors.ShouldBe(0);
+    }
+}
