@@ -6,6 +6,7 @@ using System.Net.Sockets;
 using System.Text;
 using Sidekick.Core.Backends;
 using Sidekick.Core.Config;
+using Sidekick.Core.Health;
 using Sidekick.Core.Proxy;
 using Sidekick.Core.Transport;
 using Sidekick.Core.Upstream;
@@ -24,10 +25,14 @@ public sealed class ProxyServer : IAsyncDisposable
     private readonly ConcurrentDictionary<ClientConnection, Task> _connections = new();
     private readonly Task _acceptLoop;
     private readonly ITimer _pruneTimer;
-    private BackendTable _table;
+    private readonly IHealthProbe _probe;
+    private readonly Random _random;
+    private readonly Action<BackendTransition>? _onTransition;
+    private Generation _generation;
     private int _stopped;
+    private long _retries;
 
-    private ProxyServer(SidekickOptions options, TimeProvider time, Random random)
+    private ProxyServer(SidekickOptions options, TimeProvider time, Random random, IHealthProbe? probe, Action<BackendTransition>? onTransition)
     {
         Options = options;
         Time = time;
@@ -40,7 +45,9 @@ public sealed class ProxyServer : IAsyncDisposable
         };
         Balancer = Balancer.Create(options.HostBalance, random);
         PublicIp = Encoding.ASCII.GetBytes(FindPublicIp());
-        _table = BuildTable(options.Sites);
+        _random = random;
+        _onTransition = onTransition;
+        _probe = probe ?? new HttpHealthProbe(Http1Limits);
 
         var endPoint = options.ListenEndPoint;
         _listener = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
@@ -53,16 +60,24 @@ public sealed class ProxyServer : IAsyncDisposable
         _listener.Bind(endPoint);
         _listener.Listen(1024);
         LocalEndPoint = (IPEndPoint)_listener.LocalEndPoint!;
+        _generation = NewGeneration(BuildTable(options.Sites, previous: null));
+        _generation.Monitor.Start();
         _pruneTimer = time.CreateTimer(_ => PruneIdle(), null, TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(5));
         _acceptLoop = AcceptLoopAsync();
     }
 
     /// <summary>Binds the listener and starts accepting.</summary>
-    public static ProxyServer Start(SidekickOptions options, TimeProvider? time = null, Random? random = null)
+    /// <param name="options">The configuration.</param>
+    /// <param name="onTransition">Called when a backend goes up or down (for logs); must not block.</param>
+    public static ProxyServer Start(SidekickOptions options, Action<BackendTransition>? onTransition = null)
     {
         ArgumentNullException.ThrowIfNull(options);
-        return new ProxyServer(options, time ?? TimeProvider.System, random ?? Random.Shared);
+        return new ProxyServer(options, TimeProvider.System, Random.Shared, probe: null, onTransition);
     }
+
+    /// <summary>Starts with injected time, randomness and probe (tests).</summary>
+    internal static ProxyServer Start(SidekickOptions options, TimeProvider time, Random random, IHealthProbe? probe, Action<BackendTransition>? onTransition = null) =>
+        new(options, time, random, probe, onTransition);
 
     /// <summary>The options this server runs with.</summary>
     public SidekickOptions Options { get; }
@@ -71,7 +86,40 @@ public sealed class ProxyServer : IAsyncDisposable
     public IPEndPoint LocalEndPoint { get; }
 
     /// <summary>The current sites and backends.</summary>
-    public BackendTable Table => Volatile.Read(ref _table);
+    public BackendTable Table => Generation.Table;
+
+    /// <summary>Requests re-sent to another backend so far.</summary>
+    public long Retries => Interlocked.Read(ref _retries);
+
+    /// <summary>Completes when the first health round of the current table is in (some backend up, or all probed).</summary>
+    public Task FirstHealthRound => Generation.Monitor.FirstRound;
+
+    internal Generation Generation => Volatile.Read(ref _generation);
+
+    internal void CountRetry() => Interlocked.Increment(ref _retries);
+
+    /// <summary>
+    /// SIGHUP (J1): swap in new sites atomically. Endpoints present before and after keep their state, stats,
+    /// probe loop and pooled connections; removed ones finish their in-flight requests (their pools close
+    /// connections as they come back); new ones start probing at once.
+    /// </summary>
+    public void Reload(ImmutableArray<SiteOptions> sites)
+    {
+        var old = Generation;
+        var next = NewGeneration(BuildTable(sites, old.Table));
+        Volatile.Write(ref _generation, next);
+        next.Monitor.Start();
+        old.Monitor.Dispose();
+        var kept = next.Table.Sites.SelectMany(s => s.Backends).ToHashSet();
+        foreach (var removed in old.Table.Sites.SelectMany(s => s.Backends).Where(b => !kept.Contains(b)))
+        {
+            removed.Pool.Dispose();
+            removed.HealthPool.Dispose();
+        }
+    }
+
+    private Generation NewGeneration(BackendTable table) =>
+        new(table, new HealthMonitor(table, Options, _probe, Time, _random, _onTransition));
 
     /// <summary>True once a stop has begun: /v1/health answers 503, keep-alive ends.</summary>
     public bool IsStopping => _stopping.IsCancellationRequested;
@@ -115,11 +163,13 @@ public sealed class ProxyServer : IAsyncDisposable
         var all = Task.WhenAll(_connections.Values);
         await Task.WhenAny(all, Task.Delay(drainTimeout, Time)).ConfigureAwait(false);
         await _pruneTimer.DisposeAsync().ConfigureAwait(false);
+        Generation.Monitor.Dispose();
         foreach (var site in Table.Sites)
         {
             foreach (var b in site.Backends)
             {
                 b.Pool.Dispose();
+                b.HealthPool.Dispose();
             }
         }
     }
@@ -127,16 +177,43 @@ public sealed class ProxyServer : IAsyncDisposable
     /// <inheritdoc />
     public ValueTask DisposeAsync() => new(StopAsync(TimeSpan.Zero));
 
-    private BackendTable BuildTable(ImmutableArray<SiteOptions> sites)
+    private BackendTable BuildTable(ImmutableArray<SiteOptions> sites, BackendTable? previous)
     {
+        // Backends of the previous table by (endpoint, health URL); a queue because a site may list an
+        // endpoint twice (B2 keeps duplicates).
+        var reusable = new Dictionary<(string, Uri), Queue<Backend>>();
+        if (previous is not null)
+        {
+            foreach (var b in previous.Sites.SelectMany(s => s.Backends))
+            {
+                var key = (b.Endpoint, b.Options.HealthUrl);
+                if (!reusable.TryGetValue(key, out var q))
+                {
+                    reusable[key] = q = new Queue<Backend>();
+                }
+
+                q.Enqueue(b);
+            }
+        }
+
         var built = ImmutableArray.CreateBuilder<Site>(sites.Length);
         foreach (var site in sites)
         {
             var backends = ImmutableArray.CreateBuilder<Backend>(site.Backends.Length);
             foreach (var b in site.Backends)
             {
+                if (reusable.TryGetValue((b.Endpoint, b.HealthUrl), out var q) && q.TryDequeue(out var existing))
+                {
+                    existing.SiteNumber = site.Number;
+                    backends.Add(existing);
+                    continue;
+                }
+
                 var pool = new UpstreamPool(b.Uri, Limits.ConnectTimeout, Limits.UpstreamIdleTimeout, Time);
-                backends.Add(new Backend(b, site.Number, pool));
+                var healthPool = b.HealthUrl.Host == b.Uri.Host && b.HealthUrl.Port == b.Uri.Port && b.HealthUrl.Scheme == b.Uri.Scheme
+                    ? pool
+                    : new UpstreamPool(b.HealthUrl, Limits.ConnectTimeout, Limits.UpstreamIdleTimeout, Time);
+                backends.Add(new Backend(b, site.Number, pool, healthPool, Time));
             }
 
             built.Add(new Site(site.Number, backends.MoveToImmutable()));
@@ -201,6 +278,10 @@ public sealed class ProxyServer : IAsyncDisposable
             foreach (var b in site.Backends)
             {
                 b.Pool.Prune();
+                if (!ReferenceEquals(b.HealthPool, b.Pool))
+                {
+                    b.HealthPool.Prune();
+                }
             }
         }
     }
@@ -245,3 +326,6 @@ public sealed class ProxyServer : IAsyncDisposable
         }
     }
 }
+
+/// <summary>A backend table and the health monitor that owns its probe loops; swapped as one.</summary>
+internal sealed record Generation(BackendTable Table, HealthMonitor Monitor);

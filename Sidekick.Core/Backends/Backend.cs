@@ -11,17 +11,91 @@ public sealed class Backend
 {
     private int _inFlight;
     private long _lastFinishedTimestamp;
-    private int _online = 1;
+    private int _online;
+    private int _probed;
+    private object? _prober;
+    private long _downSince;
+    private long _totalDowntimeTicks;
+    private long _lastDowntimeTicks;
+    private string? _lastError;
     private long _requests;
     private long _errors;
     private long _rxBytes;
     private long _txBytes;
 
-    internal Backend(BackendOptions options, int siteNumber, UpstreamPool pool)
+    internal Backend(BackendOptions options, int siteNumber, UpstreamPool pool, UpstreamPool healthPool, TimeProvider time)
     {
         Options = options;
         SiteNumber = siteNumber;
         Pool = pool;
+        HealthPool = healthPool;
+        Time = time;
+        _downSince = time.GetTimestamp(); // D2: down from the start until the first probe says otherwise
+    }
+
+    internal TimeProvider Time { get; }
+
+    /// <summary>Connections for health probes: the traffic pool itself unless --health-port points elsewhere.</summary>
+    internal UpstreamPool HealthPool { get; }
+
+    /// <summary>True once the first probe returned (either way).</summary>
+    public bool Probed => Volatile.Read(ref _probed) != 0;
+
+    /// <summary>Downtime accumulated over all outages, including the current one.</summary>
+    public TimeSpan TotalDowntime
+    {
+        get
+        {
+            var total = TimeSpan.FromTicks(Interlocked.Read(ref _totalDowntimeTicks));
+            return IsOnline ? total : total + Time.GetElapsedTime(Interlocked.Read(ref _downSince));
+        }
+    }
+
+    /// <summary>The current outage while down, else the length of the last one.</summary>
+    public TimeSpan LastDowntime => IsOnline
+        ? TimeSpan.FromTicks(Interlocked.Read(ref _lastDowntimeTicks))
+        : Time.GetElapsedTime(Interlocked.Read(ref _downSince));
+
+    /// <summary>Why the backend last went down.</summary>
+    public string? LastError => Volatile.Read(ref _lastError);
+
+    /// <summary>Claims the probe loop for <paramref name="owner"/> unless one runs (optimistic mode starts loops on demand).</summary>
+    internal bool TryStartProbing(object owner) => Interlocked.CompareExchange(ref _prober, owner, null) is null;
+
+    /// <summary>Takes the probe loop over (a new table after SIGHUP); the old owner's loop sees it and ends.</summary>
+    internal void TakeOverProbing(object owner) => Interlocked.Exchange(ref _prober, owner);
+
+    internal bool IsProbedBy(object owner) => ReferenceEquals(Volatile.Read(ref _prober), owner);
+
+    internal void StopProbing(object owner) => Interlocked.CompareExchange(ref _prober, null, owner);
+
+    /// <summary>Records a probe or passive result. Returns the transition, if the state changed (edge-triggered, D4).</summary>
+    internal Transition Record(bool up, string? error)
+    {
+        var firstResult = Interlocked.Exchange(ref _probed, 1) == 0;
+        if (up)
+        {
+            if (Interlocked.Exchange(ref _online, 1) == 1)
+            {
+                return firstResult ? Transition.FirstResult : Transition.None;
+            }
+
+            var downtime = Time.GetElapsedTime(Interlocked.Read(ref _downSince));
+            Interlocked.Exchange(ref _lastDowntimeTicks, downtime.Ticks);
+            Interlocked.Add(ref _totalDowntimeTicks, downtime.Ticks);
+            return Transition.Up;
+        }
+
+        Volatile.Write(ref _lastError, error);
+        if (Interlocked.Exchange(ref _online, 0) == 0)
+        {
+            // Already down (or down since start): the first failed probe is still reported once,
+            // so a backend that never came up is logged too (fixes D4).
+            return firstResult ? Transition.DownAtStart : Transition.None;
+        }
+
+        Interlocked.Exchange(ref _downSince, Time.GetTimestamp());
+        return Transition.Down;
     }
 
     /// <summary>Endpoint as configured (the metrics label).</summary>
@@ -31,7 +105,7 @@ public sealed class Backend
     public BackendOptions Options { get; }
 
     /// <summary>1-based site number.</summary>
-    public int SiteNumber { get; }
+    public int SiteNumber { get; internal set; }
 
     internal UpstreamPool Pool { get; }
 
@@ -56,9 +130,6 @@ public sealed class Backend
     /// <summary>Bytes sent to clients from this backend (heads and bodies).</summary>
     public long TxBytes => Volatile.Read(ref _txBytes);
 
-    /// <summary>Marks the backend offline or online; returns true when this call changed the state (edge-triggered, D4).</summary>
-    internal bool SetOnline(bool online) => Interlocked.Exchange(ref _online, online ? 1 : 0) != (online ? 1 : 0);
-
     /// <summary>Starts a request: in-flight +1. The lease must be ended exactly once.</summary>
     internal BackendLease Acquire()
     {
@@ -82,6 +153,21 @@ public sealed class Backend
 
     /// <inheritdoc />
     public override string ToString() => Endpoint;
+}
+
+/// <summary>What a health result changed.</summary>
+internal enum Transition
+{
+    /// <summary>Nothing changed.</summary>
+    None,
+    /// <summary>First result and it was up (already counted as up).</summary>
+    FirstResult,
+    /// <summary>Went up.</summary>
+    Up,
+    /// <summary>Went down.</summary>
+    Down,
+    /// <summary>First result, and the backend is down since start.</summary>
+    DownAtStart,
 }
 
 /// <summary>An in-flight request on a backend. Ends once, recording its outcome.</summary>

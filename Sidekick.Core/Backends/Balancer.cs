@@ -5,8 +5,8 @@ namespace Sidekick.Core.Backends;
 /// <summary>Picks a backend among the online backends of a site (C2, C3).</summary>
 internal abstract class Balancer
 {
-    /// <summary>Returns an online backend of <paramref name="site"/> not in <paramref name="exclude"/>, or null.</summary>
-    public abstract Backend? Pick(Site site, Backend? exclude);
+    /// <summary>Returns an online backend of <paramref name="site"/> not in <paramref name="exclude"/> (backends already tried), or null.</summary>
+    public abstract Backend? Pick(Site site, List<Backend>? exclude);
 
     public static Balancer Create(HostBalance policy, Random random) => policy switch
     {
@@ -21,14 +21,14 @@ internal abstract class Balancer
 /// </summary>
 internal sealed class LeastInFlightBalancer(Random random) : Balancer
 {
-    public override Backend? Pick(Site site, Backend? exclude)
+    public override Backend? Pick(Site site, List<Backend>? exclude)
     {
         Backend? best = null;
         var bestInFlight = int.MaxValue;
         var ties = 0;
         foreach (var b in site.Backends)
         {
-            if (!b.IsOnline || ReferenceEquals(b, exclude))
+            if (!b.IsOnline || (exclude is { Count: > 0 } && exclude.Contains(b)))
             {
                 continue;
             }
@@ -57,13 +57,13 @@ internal sealed class LeastInFlightBalancer(Random random) : Balancer
 /// <summary>Uniform random among online backends (C3). In-flight is still counted, for the metrics.</summary>
 internal sealed class RandomBalancer(Random random) : Balancer
 {
-    public override Backend? Pick(Site site, Backend? exclude)
+    public override Backend? Pick(Site site, List<Backend>? exclude)
     {
         Backend? chosen = null;
         var seen = 0;
         foreach (var b in site.Backends)
         {
-            if (!b.IsOnline || ReferenceEquals(b, exclude))
+            if (!b.IsOnline || (exclude is { Count: > 0 } && exclude.Contains(b)))
             {
                 continue;
             }

@@ -23,6 +23,7 @@ internal sealed class ClientConnection
     private readonly ResponseHead _response = new();
     private readonly byte[] _peerIp;
     private readonly byte[] _realIp;
+    private readonly List<Backend> _tried = [];
     private readonly CancellationTokenSource _headTimeout;
     private ChunkedDecoder _requestChunks;
     private ChunkedDecoder _responseChunks;
@@ -212,45 +213,91 @@ internal sealed class ClientConnection
             return await AnswerHealthAsync().ConfigureAwait(false);
         }
 
-        var site = _server.Table.ActiveSite;
-        var backend = site is null ? null : _server.Balancer.Pick(site, exclude: null);
-        if (backend is null)
+        var generation = _server.Generation;
+        var site = generation.Table.ActiveSite;
+        if (site is null && !generation.Monitor.FirstRound.IsCompleted)
+        {
+            // Startup (or right after SIGHUP): hold the request until the first probe result rather than
+            // answering 502 because nothing has been checked yet (the original's blackout, D2).
+            try
+            {
+                await generation.Monitor.FirstRound.WaitAsync(_server.Options.HealthTimeout, _server.Time).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+            }
+
+            site = generation.Table.ActiveSite;
+        }
+
+        if (site is null)
         {
             return await AnswerBadGatewayAsync("all backend servers are offline").ConfigureAwait(false);
         }
 
-        var lease = backend.Acquire();
-        ForwardOutcome outcome;
-        try
+        // Retry on another backend of the same site, each at most once, when the request provably never reached
+        // a backend (connect failure), or when it is idempotent, body-less and no response byte arrived.
+        _tried.Clear();
+        string? lastError = null;
+        while (true)
         {
-            outcome = await ForwardAsync(backend).ConfigureAwait(false);
-        }
-        catch
-        {
-            lease.End(0, _rx, _tx, failed: false);
-            throw;
-        }
+            var backend = _server.Balancer.Pick(site, _tried);
+            if (backend is null)
+            {
+                return await AnswerBadGatewayAsync(lastError ?? "all backend servers are offline").ConfigureAwait(false);
+            }
 
-        if (!outcome.Failed)
-        {
-            lease.End(_response.StatusCode, _rx, _tx, failed: false);
-            return outcome.KeepClientConnection;
-        }
+            var lease = backend.Acquire();
+            ForwardOutcome outcome;
+            try
+            {
+                outcome = await ForwardAsync(backend).ConfigureAwait(false);
+            }
+            catch
+            {
+                lease.End(0, _rx, _tx, failed: false);
+                throw;
+            }
 
-        lease.End(0, _rx, _tx, failed: outcome.Blame == Blame.Backend);
-        if (outcome.Blame == Blame.Client)
-        {
-            return false;
-        }
+            if (!outcome.Failed)
+            {
+                lease.End(_response.StatusCode, _rx, _tx, failed: false);
+                return outcome.KeepClientConnection;
+            }
 
-        if (outcome.Progress == Progress.ResponseStarted)
-        {
-            _abortClient = true; // never let a truncated response look complete
-            return false;
-        }
+            var backendFault = outcome.Blame == Blame.Backend;
+            lease.End(0, _rx, _tx, failed: backendFault);
+            if (!backendFault)
+            {
+                return false;
+            }
 
-        return await AnswerBadGatewayAsync(outcome.Message ?? "backend failed").ConfigureAwait(false);
+            if (outcome.Transport && outcome.Progress != Progress.ResponseStarted && !_sawResponseByte)
+            {
+                generation.Monitor.ReportFailure(backend, outcome.Message ?? "transport failure"); // D5
+            }
+
+            if (outcome.Progress == Progress.ResponseStarted)
+            {
+                _abortClient = true; // never let a truncated response look complete
+                return false;
+            }
+
+            var retryable = outcome.Progress == Progress.NotSent
+                || (!_sawResponseByte && !RequestHasBody && IsIdempotent(_request.MethodKind));
+            if (!retryable || _clientGone)
+            {
+                return await AnswerBadGatewayAsync(outcome.Message ?? "backend failed").ConfigureAwait(false);
+            }
+
+            _server.CountRetry();
+            _tried.Add(backend);
+            lastError = outcome.Message;
+        }
     }
+
+    private static bool IsIdempotent(HttpMethodKind method) =>
+        method is HttpMethodKind.Get or HttpMethodKind.Head or HttpMethodKind.Options;
 
     private async ValueTask<bool> AnswerHealthAsync()
     {
@@ -306,15 +353,11 @@ internal sealed class ClientConnection
             UpstreamConnection upstream;
             try
             {
-                upstream = await backend.Pool.RentAsync(forceNew, _server.StoppingToken).ConfigureAwait(false);
+                upstream = await backend.Pool.RentAsync(forceNew, CancellationToken.None).ConfigureAwait(false);
             }
             catch (ConnectFailedException ex)
             {
-                return ForwardOutcome.Fail(Blame.Backend, Progress.NotSent, ex.Message);
-            }
-            catch (OperationCanceledException)
-            {
-                return ForwardOutcome.Fail(Blame.Backend, Progress.NotSent, "sidekick is shutting down");
+                return ForwardOutcome.Fail(Blame.Backend, Progress.NotSent, ex.Message, transport: true);
             }
 
             var outcome = await ExchangeAsync(upstream, hasBody).ConfigureAwait(false);
@@ -348,7 +391,7 @@ internal sealed class ClientConnection
             }
             catch (Exception ex) when (IsIoFailure(ex))
             {
-                return ForwardOutcome.Fail(Blame.Backend, Progress.Sent, Describe(ex));
+                return ForwardOutcome.Fail(Blame.Backend, Progress.Sent, Describe(ex), transport: true);
             }
 
             if (hasBody)
@@ -567,7 +610,7 @@ internal sealed class ClientConnection
             }
             catch (Exception ex) when (IsIoFailure(ex))
             {
-                return ForwardOutcome.Fail(Blame.Backend, Progress.Sent, Describe(ex));
+                return ForwardOutcome.Fail(Blame.Backend, Progress.Sent, Describe(ex), transport: true);
             }
 
             var buffer = result.Buffer;

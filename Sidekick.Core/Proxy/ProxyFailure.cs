@@ -30,9 +30,12 @@ internal sealed class SideFailure(Blame blame, string message, Exception? inner 
 /// <param name="Blame">Who failed, when <paramref name="Failed"/>.</param>
 /// <param name="Progress">How far it got.</param>
 /// <param name="Message">Error text (Go style, shown in the 502 body).</param>
-internal readonly record struct ForwardOutcome(bool Failed, Blame Blame, Progress Progress, string? Message, bool KeepClientConnection)
+/// <param name="Transport">A transport fault (connect failure, reset): feeds passive health (D5). A malformed
+/// response or a plain EOF on a pooled connection is not one.</param>
+internal readonly record struct ForwardOutcome(bool Failed, Blame Blame, Progress Progress, string? Message, bool KeepClientConnection, bool Transport = false)
 {
     public static ForwardOutcome Done(bool keepAlive) => new(false, Blame.Client, Progress.ResponseStarted, null, keepAlive);
 
-    public static ForwardOutcome Fail(Blame blame, Progress progress, string message) => new(true, blame, progress, message, false);
+    public static ForwardOutcome Fail(Blame blame, Progress progress, string message, bool transport = false) =>
+        new(true, blame, progress, message, false, transport);
 }

@@ -16,17 +16,26 @@ internal sealed class ProxyUnderTest : IAsyncDisposable
 
     public static ProxyUnderTest Start(params string[][] sites) => Start(o => o, sites);
 
+    /// <summary>
+    /// A server that answers 200 to everything: the health URL of every test backend points at it, so probes
+    /// never touch the scripted fake backends (as --health-port would place them elsewhere).
+    /// </summary>
+    private static readonly Lazy<FakeBackend> HealthServer = new(() => FakeBackend.Ok("ok"));
+
     public static ProxyUnderTest Start(Func<SidekickOptions, SidekickOptions> configure, params string[][] sites)
     {
+        var health = HealthServer.Value.Url + "/health";
         var siteOptions = sites.Select((urls, i) => new SiteOptions(i + 1, string.Join(',', urls),
-            [.. urls.Select(u => new BackendOptions(u, new Uri(u), new Uri(u + "/")))])).ToImmutableArray();
+            [.. urls.Select(u => new BackendOptions(u, new Uri(u), new Uri(health)))])).ToImmutableArray();
         var options = configure(new SidekickOptions
         {
             Address = "127.0.0.1:0",
             ListenEndPoint = new IPEndPoint(IPAddress.Loopback, 0),
             Sites = siteOptions,
         });
-        return new ProxyUnderTest(ProxyServer.Start(options));
+        var server = ProxyServer.Start(options);
+        server.FirstHealthRound.Wait(TimeSpan.FromSeconds(10)).ShouldBeTrue("first health round");
+        return new ProxyUnderTest(server);
     }
 
     public RawClient Connect() => new(Port);

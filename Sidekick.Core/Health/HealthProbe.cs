@@ -1,0 +1,152 @@
+using System.Buffers;
+using System.Text;
+using Sidekick.Core.Backends;
+using Sidekick.Core.Upstream;
+using Sidekick.Http1;
+
+namespace Sidekick.Core.Health;
+
+/// <summary>The result of one probe: up only for status 200 (D1).</summary>
+internal readonly record struct ProbeResult(bool Up, int StatusCode, string? Error);
+
+/// <summary>Checks one backend once. Never throws: failures are results.</summary>
+internal interface IHealthProbe
+{
+    ValueTask<ProbeResult> ProbeAsync(Backend backend, TimeSpan timeout, CancellationToken cancellationToken);
+}
+
+/// <summary>
+/// GET the health URL over the backend's own upstream machinery (same pool, same TLS and DNS settings), with a
+/// deadline of --health-timeout; only 200 is up; the body is drained so the connection can be reused.
+/// </summary>
+internal sealed class HttpHealthProbe(Http1Limits limits) : IHealthProbe
+{
+    public async ValueTask<ProbeResult> ProbeAsync(Backend backend, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(timeout);
+        var url = backend.Options.HealthUrl;
+        UpstreamConnection? connection = null;
+        var reusable = false;
+        try
+        {
+            try
+            {
+                connection = await backend.HealthPool.RentAsync(forceNew: false, deadline.Token).ConfigureAwait(false);
+            }
+            catch (ConnectFailedException ex)
+            {
+                return new ProbeResult(false, 0, ex.Message);
+            }
+
+            var request = $"GET {url.PathAndQuery} HTTP/1.1\r\nHost: {url.Authority}\r\nUser-Agent: sidekick-health\r\n\r\n";
+            connection.Output.Write(Encoding.ASCII.GetBytes(request));
+            await connection.Output.FlushAsync(deadline.Token).ConfigureAwait(false);
+
+            var head = new ResponseHead();
+            int status;
+            while (true)
+            {
+                var result = await connection.Input.ReadAsync(deadline.Token).ConfigureAwait(false);
+                var buffer = result.Buffer;
+                var parsed = Http1Parser.TryParseResponse(buffer, head, HttpMethodKind.Get, limits, out var consumed, out var error);
+                if (parsed == ParseStatus.Error)
+                {
+                    return new ProbeResult(false, 0, "malformed HTTP response: " + error.Reason);
+                }
+
+                if (parsed == ParseStatus.Complete)
+                {
+                    connection.Input.AdvanceTo(consumed);
+                    if (head.StatusCode is >= 100 and < 200)
+                    {
+                        continue;
+                    }
+
+                    status = head.StatusCode;
+                    break;
+                }
+
+                connection.Input.AdvanceTo(buffer.Start, buffer.End);
+                if (result.IsCompleted)
+                {
+                    return new ProbeResult(false, 0, "EOF");
+                }
+            }
+
+            reusable = await DrainAsync(connection, head, deadline.Token).ConfigureAwait(false) && head.KeepAlive;
+            return status == 200 ? new ProbeResult(true, status, null) : new ProbeResult(false, status, $"response status {status}");
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            return new ProbeResult(false, 0, $"Get \"{url}\": context deadline exceeded");
+        }
+        catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException or ObjectDisposedException
+                                       or InvalidOperationException or Pipelines.Sockets.Unofficial.ConnectionResetException)
+        {
+            return new ProbeResult(false, 0, $"Get \"{url}\": {ex.Message}");
+        }
+        finally
+        {
+            if (connection is not null)
+            {
+                if (reusable)
+                {
+                    connection.Pool.Return(connection);
+                }
+                else
+                {
+                    connection.Dispose();
+                }
+            }
+        }
+    }
+
+    private async ValueTask<bool> DrainAsync(UpstreamConnection connection, ResponseHead head, CancellationToken ct)
+    {
+        var framing = head.Framing;
+        if (framing == BodyFraming.None)
+        {
+            return true;
+        }
+
+        var remaining = framing == BodyFraming.ContentLength ? head.ContentLength : -1;
+        var chunks = default(ChunkedDecoder);
+        while (remaining != 0)
+        {
+            var result = await connection.Input.ReadAsync(ct).ConfigureAwait(false);
+            var buffer = result.Buffer;
+            long take;
+            if (framing == BodyFraming.ContentLength)
+            {
+                take = Math.Min(remaining, buffer.Length);
+                remaining -= take;
+            }
+            else if (framing == BodyFraming.Chunked)
+            {
+                var st = chunks.Advance(buffer, limits, out take, out _);
+                if (st == ChunkedStatus.Error)
+                {
+                    return false;
+                }
+
+                if (st == ChunkedStatus.Done)
+                {
+                    remaining = 0;
+                }
+            }
+            else
+            {
+                take = buffer.Length;
+            }
+
+            connection.Input.AdvanceTo(buffer.GetPosition(take), buffer.End);
+            if (result.IsCompleted && remaining != 0)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+}
