@@ -60,7 +60,7 @@ public sealed class ProxyServer : IAsyncDisposable
         _listener.Bind(endPoint);
         _listener.Listen(1024);
         LocalEndPoint = (IPEndPoint)_listener.LocalEndPoint!;
-        _generation = NewGeneration(BuildTable(options.Sites, previous: null));
+        _generation = NewGeneration(BackendTable.Build(options.Sites, previous: null, Limits, Time));
         _generation.Monitor.Start();
         _pruneTimer = time.CreateTimer(_ => PruneIdle(), null, TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(5));
         _acceptLoop = AcceptLoopAsync();
@@ -106,7 +106,7 @@ public sealed class ProxyServer : IAsyncDisposable
     public void Reload(ImmutableArray<SiteOptions> sites)
     {
         var old = Generation;
-        var next = NewGeneration(BuildTable(sites, old.Table));
+        var next = NewGeneration(BackendTable.Build(sites, old.Table, Limits, Time));
         Volatile.Write(ref _generation, next);
         next.Monitor.Start();
         old.Monitor.Dispose();
@@ -176,51 +176,6 @@ public sealed class ProxyServer : IAsyncDisposable
 
     /// <inheritdoc />
     public ValueTask DisposeAsync() => new(StopAsync(TimeSpan.Zero));
-
-    private BackendTable BuildTable(ImmutableArray<SiteOptions> sites, BackendTable? previous)
-    {
-        // Backends of the previous table by (endpoint, health URL); a queue because a site may list an
-        // endpoint twice (B2 keeps duplicates).
-        var reusable = new Dictionary<(string, Uri), Queue<Backend>>();
-        if (previous is not null)
-        {
-            foreach (var b in previous.Sites.SelectMany(s => s.Backends))
-            {
-                var key = (b.Endpoint, b.Options.HealthUrl);
-                if (!reusable.TryGetValue(key, out var q))
-                {
-                    reusable[key] = q = new Queue<Backend>();
-                }
-
-                q.Enqueue(b);
-            }
-        }
-
-        var built = ImmutableArray.CreateBuilder<Site>(sites.Length);
-        foreach (var site in sites)
-        {
-            var backends = ImmutableArray.CreateBuilder<Backend>(site.Backends.Length);
-            foreach (var b in site.Backends)
-            {
-                if (reusable.TryGetValue((b.Endpoint, b.HealthUrl), out var q) && q.TryDequeue(out var existing))
-                {
-                    existing.SiteNumber = site.Number;
-                    backends.Add(existing);
-                    continue;
-                }
-
-                var pool = new UpstreamPool(b.Uri, Limits.ConnectTimeout, Limits.UpstreamIdleTimeout, Time);
-                var healthPool = b.HealthUrl.Host == b.Uri.Host && b.HealthUrl.Port == b.Uri.Port && b.HealthUrl.Scheme == b.Uri.Scheme
-                    ? pool
-                    : new UpstreamPool(b.HealthUrl, Limits.ConnectTimeout, Limits.UpstreamIdleTimeout, Time);
-                backends.Add(new Backend(b, site.Number, pool, healthPool, Time));
-            }
-
-            built.Add(new Site(site.Number, backends.MoveToImmutable()));
-        }
-
-        return new BackendTable(built.MoveToImmutable());
-    }
 
     private async Task AcceptLoopAsync()
     {

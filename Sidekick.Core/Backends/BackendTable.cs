@@ -1,4 +1,6 @@
 using System.Collections.Immutable;
+using Sidekick.Core.Config;
+using Sidekick.Core.Upstream;
 
 namespace Sidekick.Core.Backends;
 
@@ -61,5 +63,51 @@ public sealed class BackendTable
 
             return null;
         }
+    }
+
+    /// <summary>Builds a table from options, carrying over backends of <paramref name="previous"/> that are still configured.</summary>
+    internal static BackendTable Build(ImmutableArray<SiteOptions> sites, BackendTable? previous, ProxyLimits limits, TimeProvider time)
+    {
+        // Backends of the previous table by (endpoint, health URL); a queue because a site may list an
+        // endpoint twice (B2 keeps duplicates).
+        var reusable = new Dictionary<(string, Uri), Queue<Backend>>();
+        if (previous is not null)
+        {
+            foreach (var b in previous.Sites.SelectMany(s => s.Backends))
+            {
+                var key = (b.Endpoint, b.Options.HealthUrl);
+                if (!reusable.TryGetValue(key, out var q))
+                {
+                    reusable[key] = q = new Queue<Backend>();
+                }
+
+                q.Enqueue(b);
+            }
+        }
+
+        var built = ImmutableArray.CreateBuilder<Site>(sites.Length);
+        foreach (var site in sites)
+        {
+            var backends = ImmutableArray.CreateBuilder<Backend>(site.Backends.Length);
+            foreach (var b in site.Backends)
+            {
+                if (reusable.TryGetValue((b.Endpoint, b.HealthUrl), out var q) && q.TryDequeue(out var existing))
+                {
+                    existing.SiteNumber = site.Number;
+                    backends.Add(existing);
+                    continue;
+                }
+
+                var pool = new UpstreamPool(b.Uri, limits.ConnectTimeout, limits.UpstreamIdleTimeout, time);
+                var healthPool = b.HealthUrl.Host == b.Uri.Host && b.HealthUrl.Port == b.Uri.Port && b.HealthUrl.Scheme == b.Uri.Scheme
+                    ? pool
+                    : new UpstreamPool(b.HealthUrl, limits.ConnectTimeout, limits.UpstreamIdleTimeout, time);
+                backends.Add(new Backend(b, site.Number, pool, healthPool, time));
+            }
+
+            built.Add(new Site(site.Number, backends.MoveToImmutable()));
+        }
+
+        return new BackendTable(built.MoveToImmutable());
     }
 }

@@ -1,0 +1,207 @@
+using System.Collections.Immutable;
+using Microsoft.Extensions.Time.Testing;
+using Sidekick.Core.Backends;
+using Sidekick.Core.Config;
+using Sidekick.Core.Health;
+
+namespace Sidekick.Tests.Core;
+
+/// <summary>Health policy with fake time and scripted randomness and probes (D1-D4, D6).</summary>
+public class HealthMonitorTests
+{
+    private static readonly TimeSpan D = TimeSpan.FromSeconds(5);
+
+    private sealed class ScriptedRandom(double value) : Random
+    {
+        public override double NextDouble() => value;
+
+        public override int Next(int maxValue) => 0;
+    }
+
+    /// <summary>A probe whose answers the test sets; it counts calls and can hold a probe open.</summary>
+    private sealed class ScriptedProbe : IHealthProbe
+    {
+        public volatile bool Up = true;
+        public int Calls;
+        public int InFlight;
+        public int MaxInFlight;
+        public TaskCompletionSource? Gate;
+
+        public async ValueTask<ProbeResult> ProbeAsync(Backend backend, TimeSpan timeout, CancellationToken cancellationToken)
+        {
+            Interlocked.Increment(ref Calls);
+            var n = Interlocked.Increment(ref InFlight);
+            MaxInFlight = Math.Max(MaxInFlight, n);
+            try
+            {
+                if (Gate is { } g)
+                {
+                    await g.Task.WaitAsync(cancellationToken);
+                }
+
+                return Up ? new ProbeResult(true, 200, null) : new ProbeResult(false, 503, "response status 503");
+            }
+            finally
+            {
+                Interlocked.Decrement(ref InFlight);
+            }
+        }
+    }
+
+    private static (HealthMonitor Monitor, Backend Backend, List<BackendTransition> Log) Create(
+        FakeTimeProvider time, IHealthProbe probe, bool optimistic = false, double jitter = 0.5)
+    {
+        var site = new SiteOptions(1, "http://b:1", [new BackendOptions("http://b:1", new Uri("http://b:1"), new Uri("http://b:1/health"))]);
+        var table = BackendTable.Build([site], null, new ProxyLimits(), time);
+        var log = new List<BackendTransition>();
+        var options = new SidekickOptions { HealthDuration = D, HealthOptimistic = optimistic };
+        var monitor = new HealthMonitor(table, options, probe, time, new ScriptedRandom(jitter), t => { lock (log) { log.Add(t); } });
+        return (monitor, table.Sites[0].Backends[0], log);
+    }
+
+    private static async Task SettleAsync()
+    {
+        // Let continuations scheduled by the fake timer run (bounded).
+        for (var i = 0; i < 20; i++)
+        {
+            await Task.Delay(5);
+        }
+    }
+
+    [Test]
+    public async Task FirstProbe_IsImmediate_ThenExactlyD_ThenDPlusJitter()
+    {
+        var time = new FakeTimeProvider();
+        var probe = new ScriptedProbe();
+        var (monitor, _, _) = Create(time, probe, jitter: 0.5);
+        using var _m = monitor;
+
+        monitor.Start();
+        await SettleAsync();
+        probe.Calls.ShouldBe(1);
+
+        time.Advance(D - TimeSpan.FromMilliseconds(1));
+        await SettleAsync();
+        probe.Calls.ShouldBe(1);
+        time.Advance(TimeSpan.FromMilliseconds(1));
+        await SettleAsync();
+        probe.Calls.ShouldBe(2);
+
+        // Third wait: d + 0.5 d.
+        time.Advance(D * 1.5 - TimeSpan.FromMilliseconds(1));
+        await SettleAsync();
+        probe.Calls.ShouldBe(2);
+        time.Advance(TimeSpan.FromMilliseconds(1));
+        await SettleAsync();
+        probe.Calls.ShouldBe(3);
+    }
+
+    [TestCase(0.0)]
+    [TestCase(0.999999)]
+    public void NextDelay_StaysWithinDAndTwoD(double r)
+    {
+        var (monitor, _, _) = Create(new FakeTimeProvider(), new ScriptedProbe(), jitter: r);
+        using var _m = monitor;
+
+        monitor.NextDelay(1).ShouldBe(D);
+        var later = monitor.NextDelay(5);
+        later.ShouldBeGreaterThanOrEqualTo(D);
+        later.ShouldBeLessThan(D * 2);
+    }
+
+    [Test]
+    public async Task SlowProbe_NeverOverlapsWithTheNextOne()
+    {
+        var time = new FakeTimeProvider();
+        var probe = new ScriptedProbe { Gate = new TaskCompletionSource() };
+        var (monitor, _, _) = Create(time, probe);
+        using var _m = monitor;
+
+        monitor.Start();
+        for (var i = 0; i < 5; i++)
+        {
+            time.Advance(D * 2);
+            await SettleAsync();
+        }
+
+        probe.Calls.ShouldBe(1);
+        probe.Gate.SetResult();
+        await SettleAsync();
+        probe.MaxInFlight.ShouldBe(1);
+    }
+
+    [Test]
+    public async Task Transitions_AreEdgeTriggered_AndABackendDownFromStartIsReported()
+    {
+        var time = new FakeTimeProvider();
+        var probe = new ScriptedProbe { Up = false };
+        var (monitor, backend, log) = Create(time, probe);
+        using var _m = monitor;
+
+        monitor.Start();
+        await SettleAsync();
+        time.Advance(D);
+        await SettleAsync();
+        probe.Up = true;
+        time.Advance(D * 1.5);
+        await SettleAsync();
+
+        log.Count.ShouldBe(2);
+        log[0].Up.ShouldBeFalse();
+        log[0].Error.ShouldBe("response status 503");
+        log[1].Up.ShouldBeTrue();
+        log[1].Downtime.ShouldBe(D * 2.5);
+        backend.IsOnline.ShouldBeTrue();
+        monitor.FirstRound.IsCompleted.ShouldBeTrue();
+    }
+
+    [Test]
+    public async Task Optimistic_StopsProbingWhenUp_AndProbesAgainAfterAPassiveFailure()
+    {
+        var time = new FakeTimeProvider();
+        var probe = new ScriptedProbe();
+        var (monitor, backend, _) = Create(time, probe, optimistic: true);
+        using var _m = monitor;
+
+        monitor.Start();
+        await SettleAsync();
+        time.Advance(D * 10);
+        await SettleAsync();
+        probe.Calls.ShouldBe(1);
+
+        probe.Up = false;
+        monitor.ReportFailure(backend, "dial tcp: connect: connection refused");
+        backend.IsOnline.ShouldBeFalse();
+        time.Advance(D);
+        await SettleAsync();
+        probe.Calls.ShouldBe(2);
+
+        probe.Up = true;
+        time.Advance(D * 2);
+        await SettleAsync();
+        probe.Calls.ShouldBe(3);
+        backend.IsOnline.ShouldBeTrue();
+        time.Advance(D * 10);
+        await SettleAsync();
+        probe.Calls.ShouldBe(3);
+    }
+
+    [Test]
+    public async Task PassiveFailure_MarksDownAtOnce_AndOnlyAProbeBringsItBack()
+    {
+        var time = new FakeTimeProvider();
+        var probe = new ScriptedProbe();
+        var (monitor, backend, _) = Create(time, probe);
+        using var _m = monitor;
+        monitor.Start();
+        await SettleAsync();
+        backend.IsOnline.ShouldBeTrue();
+
+        monitor.ReportFailure(backend, "connection refused");
+
+        backend.IsOnline.ShouldBeFalse();
+        time.Advance(D);
+        await SettleAsync();
+        backend.IsOnline.ShouldBeTrue();
+    }
+}
