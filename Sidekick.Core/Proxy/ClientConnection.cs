@@ -242,6 +242,18 @@ internal sealed class ClientConnection
         while (true)
         {
             var backend = _server.Balancer.Pick(site, _tried);
+            if (backend is null && _tried.Count > 0)
+            {
+                // Every backend of this site failed for this request and was marked down: the next site is now
+                // the first with an online backend (C1), so fail over within the request.
+                var next = generation.Table.ActiveSite;
+                if (next is not null && !ReferenceEquals(next, site))
+                {
+                    site = next;
+                    backend = _server.Balancer.Pick(site, _tried);
+                }
+            }
+
             if (backend is null)
             {
                 return await AnswerBadGatewayAsync(lastError ?? "all backend servers are offline").ConfigureAwait(false);
