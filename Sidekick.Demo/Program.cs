@@ -32,8 +32,9 @@ var options = new SidekickOptions
     ],
 };
 
+var names = new[] { alpha, beta, gamma }.ToDictionary(b => b.Url, b => b.Name);
 await using var server = ProxyServer.Start(options, t =>
-    Console.WriteLine($"        [health] {t.Backend.Endpoint} is {(t.Up ? "up" : "down")}{(t.Error is null ? "" : ": " + t.Error)}"));
+    Console.WriteLine($"        [health] {names[t.Backend.Endpoint]} ({t.Backend.Endpoint}) is {(t.Up ? "up" : "down")}{(t.Error is null ? "" : ": " + t.Error)}"));
 await server.FirstHealthRound;
 var url = $"http://127.0.0.1:{server.LocalEndPoint.Port}/";
 Console.WriteLine($"sidekick listening on {url}");

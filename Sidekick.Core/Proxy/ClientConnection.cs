@@ -100,9 +100,7 @@ internal sealed class ClientConnection
             }
             else
             {
-                await ClientOut.CompleteAsync().ConfigureAwait(false);
-                await ClientIn.CompleteAsync().ConfigureAwait(false);
-                _client.Dispose();
+                await CloseGracefullyAsync().ConfigureAwait(false);
             }
 
             _headTimeout.Dispose();
@@ -110,6 +108,37 @@ internal sealed class ClientConnection
     }
 
     private bool _abortClient;
+
+    /// <summary>
+    /// Lingering close (as nginx's lingering_close): completing the output sends what is buffered and then a
+    /// FIN; reading until the peer closes (bounded) keeps an RST from destroying a response the client has not
+    /// read yet when it is still sending.
+    /// </summary>
+    private async Task CloseGracefullyAsync()
+    {
+        try
+        {
+            await ClientOut.CompleteAsync().ConfigureAwait(false);
+            using var linger = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+            while (true)
+            {
+                var result = await ClientIn.ReadAsync(linger.Token).ConfigureAwait(false);
+                ClientIn.AdvanceTo(result.Buffer.End);
+                if (result.IsCompleted || result.IsCanceled)
+                {
+                    break;
+                }
+            }
+        }
+        catch (Exception ex) when (IsIoFailure(ex))
+        {
+        }
+        finally
+        {
+            await ClientIn.CompleteAsync().ConfigureAwait(false);
+            _client.Dispose();
+        }
+    }
 
     private enum HeadRead
     {
