@@ -57,7 +57,7 @@ alpha.Start();
 beta.Start();
 Console.WriteLine("\n-- alpha and beta restarted; waiting for their health checks");
 var deadline = DateTime.UtcNow.AddSeconds(10);
-while (server.Table.ActiveSite?.Number != 1 && DateTime.UtcNow < deadline)
+while (!server.Table.Sites[0].Backends.All(b => b.IsOnline) && DateTime.UtcNow < deadline)
 {
     await Task.Delay(100);
 }

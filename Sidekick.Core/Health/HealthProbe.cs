@@ -7,7 +7,11 @@ using Sidekick.Http1;
 namespace Sidekick.Core.Health;
 
 /// <summary>The result of one probe: up only for status 200 (D1).</summary>
-internal readonly record struct ProbeResult(bool Up, int StatusCode, string? Error);
+internal readonly record struct ProbeResult(bool Up, int StatusCode, string? Error)
+{
+    /// <summary>The failure happened on a reused pooled connection before any response byte.</summary>
+    public bool StaleConnection { get; init; }
+}
 
 /// <summary>Checks one backend once. Never throws: failures are results.</summary>
 internal interface IHealthProbe
@@ -23,6 +27,16 @@ internal sealed class HttpHealthProbe(Http1Limits limits) : IHealthProbe
 {
     public async ValueTask<ProbeResult> ProbeAsync(Backend backend, TimeSpan timeout, CancellationToken cancellationToken)
     {
+        var result = await ProbeOnceAsync(backend, timeout, forceNew: false, cancellationToken).ConfigureAwait(false);
+        // A pooled connection the backend closed while idle says nothing about its health: as for traffic
+        // (E16), try once more on a fresh connection.
+        return result.StaleConnection
+            ? await ProbeOnceAsync(backend, timeout, forceNew: true, cancellationToken).ConfigureAwait(false)
+            : result;
+    }
+
+    private async ValueTask<ProbeResult> ProbeOnceAsync(Backend backend, TimeSpan timeout, bool forceNew, CancellationToken cancellationToken)
+    {
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         deadline.CancelAfter(timeout);
         var url = backend.Options.HealthUrl;
@@ -32,7 +46,7 @@ internal sealed class HttpHealthProbe(Http1Limits limits) : IHealthProbe
         {
             try
             {
-                connection = await backend.HealthPool.RentAsync(forceNew: false, deadline.Token).ConfigureAwait(false);
+                connection = await backend.HealthPool.RentAsync(forceNew, deadline.Token).ConfigureAwait(false);
             }
             catch (ConnectFailedException ex)
             {
@@ -44,11 +58,13 @@ internal sealed class HttpHealthProbe(Http1Limits limits) : IHealthProbe
             await connection.Output.FlushAsync(deadline.Token).ConfigureAwait(false);
 
             var head = new ResponseHead();
+            var sawByte = false;
             int status;
             while (true)
             {
                 var result = await connection.Input.ReadAsync(deadline.Token).ConfigureAwait(false);
                 var buffer = result.Buffer;
+                sawByte |= !buffer.IsEmpty;
                 var parsed = Http1Parser.TryParseResponse(buffer, head, HttpMethodKind.Get, limits, out var consumed, out var error);
                 if (parsed == ParseStatus.Error)
                 {
@@ -70,7 +86,7 @@ internal sealed class HttpHealthProbe(Http1Limits limits) : IHealthProbe
                 connection.Input.AdvanceTo(buffer.Start, buffer.End);
                 if (result.IsCompleted)
                 {
-                    return new ProbeResult(false, 0, "EOF");
+                    return new ProbeResult(false, 0, "EOF") { StaleConnection = connection.Reused && !sawByte };
                 }
             }
 
@@ -84,7 +100,7 @@ internal sealed class HttpHealthProbe(Http1Limits limits) : IHealthProbe
         catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException or ObjectDisposedException
                                        or InvalidOperationException or Pipelines.Sockets.Unofficial.ConnectionResetException)
         {
-            return new ProbeResult(false, 0, $"Get \"{url}\": {ex.Message}");
+            return new ProbeResult(false, 0, $"Get \"{url}\": {ex.Message}") { StaleConnection = connection is { Reused: true } };
         }
         finally
         {
