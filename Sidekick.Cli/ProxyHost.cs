@@ -11,6 +11,7 @@ internal static class ProxyHost
 {
     public static int Run(SidekickOptions options)
     {
+        ResourceLimits.RaiseOpenFiles();
         ProxyServer server;
         try
         {
@@ -39,8 +40,24 @@ internal static class ProxyHost
             stop.Set();
         }
 
+        void OnHangup(PosixSignalContext context)
+        {
+            context.Cancel = true;
+            // J1: re-expand the same SITE arguments (re-resolving names) and swap the backend table.
+            Console.Out.WriteLine("sidekick: caught signal 'hangup', reloading sites");
+            try
+            {
+                server.ReloadFromArguments();
+            }
+            catch (ConfigException ex)
+            {
+                Console.Error.WriteLine($"sidekick: reload failed, keeping the current sites: {ex.Message}");
+            }
+        }
+
         using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnStop);
         using var intr = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnStop);
+        using var hup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, OnHangup);
 
         Console.Out.WriteLine($"sidekick: listening on '{Format(server.LocalEndPoint)}'");
         Console.Out.Flush();

@@ -118,6 +118,11 @@ public sealed class ProxyServer : IAsyncDisposable
         }
     }
 
+    /// <summary>SIGHUP: rebuild the sites from the same SITE arguments and options (ellipses, names) and reload.</summary>
+    /// <exception cref="ConfigException">The arguments no longer expand (e.g. a name that does not resolve).</exception>
+    public void ReloadFromArguments() =>
+        Reload(Config.Sites.Build([.. Options.Sites.Select(s => s.Argument)], Options.HealthPath, Options.ReadHealthPath, Options.HealthPort));
+
     private Generation NewGeneration(BackendTable table) =>
         new(table, new HealthMonitor(table, Options, _probe, Time, _random, _onTransition));
 
