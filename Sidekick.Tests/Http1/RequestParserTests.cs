@@ -281,6 +281,24 @@ public class RequestParserTests
     }
 
     [Test]
+    public void TryParseRequest_ChunkedInAnyCase_IsChunked()
+    {
+        var (status, head, _, _) = Parse(Single("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: ,CHUNKED \r\n\r\n"));
+        status.ShouldBe(ParseStatus.Complete);
+        head.Framing.ShouldBe(BodyFraming.Chunked);
+        head.IsHopByHop(1).ShouldBeTrue();
+    }
+
+    [Test]
+    public void TryParseRequest_MethodCaseDiffers_IsOtherMethod()
+    {
+        var (status, head, _, _) = Parse(Single("get / HTTP/1.1\r\nHost: h\r\n\r\n"));
+        status.ShouldBe(ParseStatus.Complete);
+        head.MethodKind.ShouldBe(HttpMethodKind.Other);
+        Text(head.Method).ShouldBe("get");
+    }
+
+    [Test]
     public void TryParseRequest_Connect_SaysSidekickIsNotAForwardProxy()
     {
         ParseError("CONNECT h:443 HTTP/1.1\r\nHost: h:443\r\n\r\n").Reason.ShouldBe("CONNECT is not supported: sidekick is not a forward proxy");
