@@ -85,8 +85,13 @@ public static class HeadWriter
         {
             for (int i = 0; i < count; i++)
             {
+                if (head.HeaderKind(i) != KnownHeader.XForwardedFor)
+                {
+                    continue;
+                }
+
                 ReadOnlySpan<byte> value = head.HeaderValue(i);
-                if (head.HeaderKind(i) == KnownHeader.XForwardedFor && !value.IsEmpty)
+                if (!value.IsEmpty)
                 {
                     o.Write(value);
                     o.Write(", "u8);

@@ -289,15 +289,11 @@ public abstract class MessageHead
                 }
 
                 facts.ChunkedCount++;
-                facts.ChunkedIsLast = true;
-                continue;
             }
             else
             {
                 facts.OtherCodingCount++;
             }
-
-            facts.ChunkedIsLast = false;
         }
     }
 
@@ -392,7 +388,6 @@ internal struct HeaderFacts
     public int TransferEncodingCount;
     public int ChunkedCount;
     public int OtherCodingCount;
-    public bool ChunkedIsLast;
     public bool MalformedCoding;
     public bool ConnectionClose;
     public bool ConnectionKeepAlive;
