@@ -10,9 +10,10 @@ public static class HeadWriter
     /// "TE: trailers" when asked, "Transfer-Encoding: chunked" when chunked, "Connection: Upgrade" + "Upgrade" for
     /// upgrades, X-Forwarded-For (client values folded, then <paramref name="peerIp"/>), X-Real-IP and
     /// X-Forwarded-Host appended, X-Forwarded-Proto replaced. Host: forwarded unchanged (effective host for absolute-form).
-    /// Returns the number of bytes written.
+    /// Returns the number of bytes written. <paramref name="defaultHost"/> is sent as Host when the request has none
+    /// (an HTTP/1.0 client may omit it; HTTP/1.1 upstream requires one, RFC 9112 3.2).
     /// </summary>
-    public static int WriteRequest(IBufferWriter<byte> output, RequestHead head, ReadOnlySpan<byte> peerIp, ReadOnlySpan<byte> realIp, ReadOnlySpan<byte> proto)
+    public static int WriteRequest(IBufferWriter<byte> output, RequestHead head, ReadOnlySpan<byte> peerIp, ReadOnlySpan<byte> realIp, ReadOnlySpan<byte> proto, ReadOnlySpan<byte> defaultHost = default)
     {
         ArgumentNullException.ThrowIfNull(output);
         ArgumentNullException.ThrowIfNull(head);
@@ -25,10 +26,11 @@ public static class HeadWriter
         o.Write(" HTTP/1.1\r\n"u8);
 
         // E1: Host unchanged (S3 signatures). For absolute-form, the target's authority is the host (RFC 9112 3.2.2).
+        var host = head.Host.IsEmpty ? defaultHost : head.Host;
         bool hostWritten = !head.IsAbsoluteForm;
-        if (!hostWritten && !HasHeader(head, KnownHeader.Host))
+        if ((!hostWritten || head.Host.IsEmpty) && !HasHeader(head, KnownHeader.Host) && !host.IsEmpty)
         {
-            o.Header("Host"u8, head.Host);
+            o.Header("Host"u8, host);
             hostWritten = true;
         }
 
@@ -104,7 +106,7 @@ public static class HeadWriter
 
         // E3, E4: appended; client-sent values survive as earlier lines.
         o.Header("X-Real-IP"u8, realIp);
-        o.Header("X-Forwarded-Host"u8, head.Host);
+        o.Header("X-Forwarded-Host"u8, host);
         o.Header("X-Forwarded-Proto"u8, proto);
         o.Write("\r\n"u8);
         return o.Commit();
@@ -150,7 +152,8 @@ public static class HeadWriter
         {
             // E13: X-Proxy replaces whatever the backend said.
             o.Write("X-Proxy: true\r\n"u8);
-            if (head.Framing == BodyFraming.Chunked)
+            // An HTTP/1.0 client cannot read chunked (RFC 9112 7): the caller sends the data de-chunked and closes.
+            if (head.Framing == BodyFraming.Chunked && !clientIsHttp10)
             {
                 o.Write("Transfer-Encoding: chunked\r\n"u8);
             }

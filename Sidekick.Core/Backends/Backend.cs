@@ -31,7 +31,11 @@ public sealed class Backend
         HealthPool = healthPool;
         Time = time;
         _downSince = time.GetTimestamp(); // D2: down from the start until the first probe says otherwise
+        Authority = System.Text.Encoding.ASCII.GetBytes(options.Uri.Authority);
     }
+
+    /// <summary>host[:port] of the endpoint: the Host sent for an HTTP/1.0 request that has none.</summary>
+    internal byte[] Authority { get; }
 
     internal TimeProvider Time { get; }
 

@@ -27,6 +27,7 @@ internal sealed class ClientConnection
     private readonly CancellationTokenSource _headTimeout;
     private ChunkedDecoder _requestChunks;
     private ChunkedDecoder _responseChunks;
+    private ChunkedDeframer _deframer;
 
     // Per-request state shared with the request-body and client-watch tasks.
     private volatile bool _clientGone;
@@ -401,7 +402,7 @@ internal sealed class ClientConnection
                 return ForwardOutcome.Fail(Blame.Backend, Progress.NotSent, ex.Message, transport: true);
             }
 
-            var outcome = await ExchangeAsync(upstream, hasBody).ConfigureAwait(false);
+            var outcome = await ExchangeAsync(upstream, backend, hasBody).ConfigureAwait(false);
             if (outcome.Failed && outcome.Blame == Blame.Backend && outcome.Progress == Progress.Sent
                 && !_sawResponseByte && upstream.Reused && !hasBody && attempt == 0)
             {
@@ -414,14 +415,14 @@ internal sealed class ClientConnection
     }
 
     /// <summary>One request/response exchange over one upstream connection. Disposes or returns it.</summary>
-    private async ValueTask<ForwardOutcome> ExchangeAsync(UpstreamConnection upstream, bool hasBody)
+    private async ValueTask<ForwardOutcome> ExchangeAsync(UpstreamConnection upstream, Backend backend, bool hasBody)
     {
         var reusable = false;
         Task<BodyOutcome>? bodyTask = null;
         Task? watchTask = null;
         try
         {
-            HeadWriter.WriteRequest(upstream.Output, _request, _peerIp, _realIp, ProtoHttp);
+            HeadWriter.WriteRequest(upstream.Output, _request, _peerIp, _realIp, ProtoHttp, backend.Authority);
             try
             {
                 var flush = await upstream.Output.FlushAsync().ConfigureAwait(false);
@@ -461,9 +462,11 @@ internal sealed class ClientConnection
                 return await TunnelAsync(upstream, bodyTask, watchTask).ConfigureAwait(false);
             }
 
-            var keepClient = _request.KeepAlive && _response.Framing != BodyFraming.UntilClose && !_server.IsStopping;
+            // A chunked response to an HTTP/1.0 client goes out de-chunked, delimited by the close.
+            var dechunk = !_request.IsHttp11 && _response.Framing == BodyFraming.Chunked;
+            var keepClient = _request.KeepAlive && _response.Framing != BodyFraming.UntilClose && !dechunk && !_server.IsStopping;
             _tx += HeadWriter.WriteResponse(ClientOut, _response, keepClient, !_request.IsHttp11);
-            var body = await ForwardResponseBodyAsync(upstream).ConfigureAwait(false);
+            var body = await ForwardResponseBodyAsync(upstream, dechunk).ConfigureAwait(false);
             if (body.Failed)
             {
                 return body;
@@ -710,7 +713,7 @@ internal sealed class ClientConnection
     }
 
     /// <summary>Relays the response body by its framing, flushing whenever the backend read returns.</summary>
-    private async ValueTask<ForwardOutcome> ForwardResponseBodyAsync(UpstreamConnection upstream)
+    private async ValueTask<ForwardOutcome> ForwardResponseBodyAsync(UpstreamConnection upstream, bool dechunk)
     {
         var framing = _response.Framing;
         if (framing == BodyFraming.None || (framing == BodyFraming.ContentLength && _response.ContentLength == 0))
@@ -721,6 +724,7 @@ internal sealed class ClientConnection
         var input = upstream.Input;
         var remaining = framing == BodyFraming.ContentLength ? _response.ContentLength : -1;
         _responseChunks.Reset();
+        _deframer.Reset();
         while (true)
         {
             ReadResult result;
@@ -766,12 +770,20 @@ internal sealed class ClientConnection
             }
 
             var slice = buffer.Slice(0, take);
-            foreach (var segment in slice)
+            if (dechunk)
             {
-                ClientOut.Write(segment.Span);
+                _tx += _deframer.Write(slice, ClientOut);
+            }
+            else
+            {
+                foreach (var segment in slice)
+                {
+                    ClientOut.Write(segment.Span);
+                }
+
+                _tx += take;
             }
 
-            _tx += take;
             if (done || take == buffer.Length)
             {
                 input.AdvanceTo(slice.End);

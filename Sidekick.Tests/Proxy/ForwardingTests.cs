@@ -492,3 +492,28 @@ public class ForwardingTests
         b.Errors.ShouldBe(0);
     }
 }
+
+/// <summary>HTTP/1.0 clients: no Host, no chunked.</summary>
+public class Http10ClientTests
+{
+    [Test]
+    public async Task Http10Client_ChunkedResponse_IsSentDeChunked_AndClosed()
+    {
+        await using var backend = new FakeBackend(async c =>
+        {
+            while (await c.ReadRequestAsync() is not null)
+            {
+                await c.WriteAsync("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;x=y\r\nhello\r\n7\r\n, world\r\n0\r\nX-T: 1\r\n\r\n");
+            }
+        });
+        await using var proxy = ProxyUnderTest.Start([backend.Url]);
+        using var client = proxy.Connect();
+
+        await client.SendAsync("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+        var response = await client.ReadResponseAsync();
+
+        response.Header("Transfer-Encoding").ShouldBeNull();
+        response.BodyText.ShouldBe("hello, world");
+        TestHttp.HeaderValue(backend.AllReceived, "Host").ShouldBe($"127.0.0.1:{backend.Port}");
+    }
+}
