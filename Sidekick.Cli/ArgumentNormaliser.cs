@@ -91,8 +91,7 @@ internal static class ArgumentNormaliser
             {
                 foreach (var value in list)
                 {
-                    // CommandLineParser rejects "--name=" (BadFormatTokenError) but takes an empty separate token.
-                    tokens.AddRange(value.Length == 0 ? ["--" + flag.Name, value] : [$"--{flag.Name}={value}"]);
+                    tokens.AddRange(Canonical(flag.Name, value));
                 }
             }
         }
@@ -103,6 +102,16 @@ internal static class ArgumentNormaliser
         return new NormalisedArguments(
             tokens, sites, given, bools.GetValueOrDefault(Flags.Help), bools.GetValueOrDefault(Flags.Version));
     }
+
+    /// <summary>
+    /// <c>--name=value</c>, except where CommandLineParser's tokenizer refuses that form (an empty value, a value
+    /// starting with a space, or one holding a line break: BadFormatTokenError); those go as a separate token,
+    /// which is safe because such values cannot start with '-'.
+    /// </summary>
+    private static string[] Canonical(string name, string value) =>
+        value.Length == 0 || value[0] == ' ' || value.Contains('\n', StringComparison.Ordinal) || value.Contains('\r', StringComparison.Ordinal)
+            ? (value.StartsWith('-') ? throw new UsageException($"invalid value for flag --{name}: line breaks are not supported") : ["--" + name, value])
+            : [$"--{name}={value}"];
 
     /// <summary>Go's strconv.ParseBool forms.</summary>
     public static bool ParseBool(string value, string flag) => value switch

@@ -11,7 +11,7 @@ internal readonly record struct CliOutcome(int ExitCode, SidekickOptions? Option
 /// Exit codes: 0 help/version; 1 no SITE (A1) or a fatal configuration error (A29); 2 a usage error
 /// (the original printed "Incorrect Usage" and exited 0, A28).
 /// </summary>
-internal static class CommandLine
+internal static class CommandLineRunner
 {
     public const int Ok = 0;
     public const int Fatal = 1;
@@ -75,8 +75,8 @@ internal static class CommandLine
     {
         get
         {
-            var version = typeof(CommandLine).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion
-                ?? typeof(CommandLine).Assembly.GetName().Version?.ToString() ?? "unknown";
+            var version = typeof(CommandLineRunner).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion
+                ?? typeof(CommandLineRunner).Assembly.GetName().Version?.ToString() ?? "unknown";
             var plus = version.IndexOf('+', StringComparison.Ordinal);
             return plus < 0 ? version : version[..plus];
         }
