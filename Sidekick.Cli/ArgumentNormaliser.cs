@@ -45,6 +45,12 @@ internal static class ArgumentNormaliser
             if (flag.IsBool)
             {
                 bools[flag.Name] = value is null || ParseBool(value, typed);
+                if (flag.Name == Flags.Help && bools[flag.Name])
+                {
+                    // Go's flag package stops at -help: whatever follows cannot turn it into an error.
+                    return new NormalisedArguments(["--"], [], new HashSet<string>(bools.Keys.Concat(values.Keys), StringComparer.Ordinal), Help: true, Version: false);
+                }
+
                 continue;
             }
 

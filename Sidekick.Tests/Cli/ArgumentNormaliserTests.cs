@@ -202,6 +202,13 @@ public class ArgumentNormaliserTests
     }
 
     [Test]
+    public void Normalise_HelpBeforeAnError_WinsOverTheError()
+    {
+        Normalise("-h", "--bogus", "http://a:1", "--log").Help.ShouldBeTrue();
+        Should.Throw<UsageException>(() => Normalise("--bogus", "-h"));
+    }
+
+    [Test]
     public void Normalise_EveryAlias_MapsToItsLongName()
     {
         var result = Normalise("-a", ":1", "-p", "/h", "-r", "/r", "-d", "1s", "-i", "-l", "-t", "minio", "-q", "-e", Site);
