@@ -63,7 +63,7 @@ internal static class HelpText
              $ sidekick --health-path=/minio/health/ready --read-health-path=/minio/health/cluster/read http://site1-minio{1...4}:9000 http://site2-minio{1...4}:9000
 
           5. Sidekick as TLS terminator
-             $ sidekick --cert public.crt --key private.key --health-path=/minio/health/cluster/read http://site1-minio{1...4}:9000
+             $ sidekick --cert public.crt --key private.key --health-path=/minio/health/cluster http://site1-minio{1...4}:9000
 
           6. Load balance across 4 MinIO Servers, choosing a random server for each request
              $ sidekick --health-path=/minio/health/ready --host-balance=random http://minio{1...4}:9000

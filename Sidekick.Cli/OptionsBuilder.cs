@@ -1,4 +1,4 @@
-using System.Collections.Immutable;
+using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using CommandLine;
 using Sidekick.Core.Config;
@@ -9,6 +9,7 @@ namespace Sidekick.Cli;
 internal static class OptionsBuilder
 {
     /// <summary>Maps the canonical tokens onto <see cref="RawFlags"/> with CommandLineParser.</summary>
+    [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(RawFlags))] // CommandLineParser reflects over it.
     public static RawFlags Map(NormalisedArguments normalised)
     {
         ArgumentNullException.ThrowIfNull(normalised);
