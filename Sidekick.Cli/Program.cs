@@ -4,7 +4,15 @@ internal static class Program
 {
     private static int Main(string[] args)
     {
-        Console.Error.WriteLine("sidekick: not implemented yet");
-        return args.Length == 0 ? 1 : 1;
+        try
+        {
+            return CommandLineRunner.Run(args, Console.Out, Console.Error, ProxyHost.Run);
+        }
+#pragma warning disable CA1031 // The last line of defence: one line on stderr, never a stack trace.
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            return CommandLineRunner.Fail(Console.Error, CommandLineRunner.Fatal, e.Message).ExitCode;
+        }
     }
 }
