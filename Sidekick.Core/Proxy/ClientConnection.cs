@@ -403,8 +403,9 @@ internal sealed class ClientConnection
             }
 
             var outcome = await ExchangeAsync(upstream, backend, hasBody).ConfigureAwait(false);
-            if (outcome.Failed && outcome.Blame == Blame.Backend && outcome.Progress == Progress.Sent
-                && !_sawResponseByte && upstream.Reused && !hasBody && attempt == 0)
+            var stale = outcome.Failed && outcome.Blame == Blame.Backend && upstream.Reused && !_sawResponseByte && attempt == 0
+                && ((outcome.Progress == Progress.Sent && !hasBody) || (outcome.Progress == Progress.NotSent && !outcome.Transport));
+            if (stale)
             {
                 forceNew = true; // stale keep-alive connection: nothing was answered, so re-send on a new one
                 continue;
@@ -422,7 +423,16 @@ internal sealed class ClientConnection
         Task? watchTask = null;
         try
         {
-            HeadWriter.WriteRequest(upstream.Output, _request, _peerIp, _realIp, ProtoHttp, backend.Authority);
+            try
+            {
+                HeadWriter.WriteRequest(upstream.Output, _request, _peerIp, _realIp, ProtoHttp, backend.Authority);
+            }
+            catch (Exception ex) when (IsIoFailure(ex))
+            {
+                // A pooled connection that died while idle refuses the write: nothing left the proxy.
+                return ForwardOutcome.Fail(Blame.Backend, Progress.NotSent, Describe(ex));
+            }
+
             try
             {
                 var flush = await upstream.Output.FlushAsync().ConfigureAwait(false);

@@ -27,9 +27,17 @@ internal sealed class UpstreamConnection(ITransportConnection transport, Upstrea
     /// </summary>
     public bool LooksHealthy()
     {
-        if (!Input.TryRead(out var result))
+        ReadResult result;
+        try
         {
-            return true; // nothing buffered, not completed: the normal idle state
+            if (!Input.TryRead(out result))
+            {
+                return true; // nothing buffered, not completed: the normal idle state
+            }
+        }
+        catch (Exception ex) when (ex is IOException or InvalidOperationException or ObjectDisposedException)
+        {
+            return false; // reset while idle (the transport completed the pipe with the error)
         }
 
         var ok = result.Buffer.IsEmpty && !result.IsCompleted && !result.IsCanceled;
