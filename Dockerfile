@@ -1,6 +1,8 @@
 # syntax=docker/dockerfile:1
-# Build: Native AOT / self-contained sidekick for linux, on the .NET 10 SDK image.
+# Build: a Native AOT sidekick for linux, on the .NET 10 SDK image.
 FROM mcr.microsoft.com/dotnet/sdk:10.0 AS build
+# Native AOT links with clang and needs zlib's headers.
+RUN apt-get update && apt-get install -y --no-install-recommends clang zlib1g-dev && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
 RUN ./build.sh publish

@@ -11,7 +11,7 @@ usage: ./build.sh VERB [ARGS]
 verbs:
   build     restore and build everything (Debug)
   test      build and run every test; last line is "N passed, N failed"; non-zero exit on any failure
-  publish   self-contained linux-x64 release binary in artifacts/publish/sidekick
+  publish   Native AOT linux-x64 release binary in artifacts/publish/sidekick
   demo      three sample backends behind sidekick: balancing, failover and failback (--once to end after the script)
   bench     micro benchmarks and the comparison with nginx and haproxy
 USAGE

@@ -1,0 +1,90 @@
+using System.Collections.Immutable;
+using System.Net;
+using Sidekick.Core;
+using Sidekick.Core.Config;
+using Sidekick.Tests.Support;
+
+namespace Sidekick.Tests.Proxy;
+
+/// <summary>Active health over real HTTP, and the start-up hold.</summary>
+public class HealthTests
+{
+    private static SidekickOptions Options(string backendUrl, string healthUrl, TimeSpan? interval = null) => new()
+    {
+        Address = "127.0.0.1:0",
+        ListenEndPoint = new IPEndPoint(IPAddress.Loopback, 0),
+        HealthDuration = interval ?? TimeSpan.FromMilliseconds(200),
+        HealthTimeout = TimeSpan.FromSeconds(5),
+        Sites = [new SiteOptions(1, backendUrl, [new BackendOptions(backendUrl, new Uri(backendUrl), new Uri(healthUrl))])],
+    };
+
+    [Test]
+    public async Task Probe_OnlyStatus200IsUp_AndRecoveryBringsTheBackendBack()
+    {
+        var status = 503;
+        await using var backend = new FakeBackend(async c =>
+        {
+            while (await c.ReadRequestAsync() is not null)
+            {
+                await c.WriteAsync($"HTTP/1.1 {Volatile.Read(ref status)} X\r\nContent-Length: 2\r\n\r\nhi");
+            }
+        });
+        await using var server = ProxyServer.Start(Options(backend.Url, backend.Url + "/minio/health/ready"));
+        await server.FirstHealthRound.WaitAsync(TimeSpan.FromSeconds(10));
+        var b = server.Table.Sites[0].Backends[0];
+
+        b.IsOnline.ShouldBeFalse();
+        b.LastError.ShouldBe("response status 503");
+        Volatile.Write(ref status, 200);
+        for (var i = 0; i < 100 && !b.IsOnline; i++)
+        {
+            await Task.Delay(50);
+        }
+
+        b.IsOnline.ShouldBeTrue();
+        backend.AllReceived.ShouldContain("GET /minio/health/ready HTTP/1.1\r\n");
+        b.Requests.ShouldBe(0); // probes are not counted as calls (fixes D7)
+    }
+
+    [Test]
+    public async Task FirstRequests_WaitForTheFirstProbe_InsteadOfGetting502()
+    {
+        await using var slowHealth = new FakeBackend(async c =>
+        {
+            while (await c.ReadRequestAsync() is not null)
+            {
+                await Task.Delay(700);
+                await c.WriteAsync("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+            }
+        });
+        await using var backend = FakeBackend.Ok("served");
+        await using var server = ProxyServer.Start(Options(backend.Url, slowHealth.Url + "/health", TimeSpan.FromSeconds(30)));
+        using var client = new RawClient(server.LocalEndPoint.Port);
+
+        await client.SendAsync("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+        var response = await client.ReadResponseAsync();
+
+        response.Status.ShouldBe(200);
+        response.BodyText.ShouldBe("served");
+    }
+
+    [Test]
+    public async Task BackendConnectionClose_IsHonoured_AndTheConnectionIsNotReused()
+    {
+        await using var backend = new FakeBackend(async c =>
+        {
+            await c.ReadRequestAsync();
+            await c.WriteAsync("HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok");
+        });
+        await using var proxy = ProxyUnderTest.Start([backend.Url]);
+        using var client = proxy.Connect();
+
+        for (var i = 0; i < 2; i++)
+        {
+            await client.SendAsync("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+            (await client.ReadResponseAsync()).BodyText.ShouldBe("ok");
+        }
+
+        backend.Accepted.ShouldBe(2);
+    }
+}
