@@ -1,0 +1,100 @@
+#!/usr/bin/env python3
+"""Turns the raw TSVs of bench/run.sh into docs/benchmarks.md: medians over the rounds, ratios from this run."""
+import csv
+import statistics
+import sys
+from collections import defaultdict
+
+results, big, idle, duration, rounds = sys.argv[1:6]
+
+
+def rows(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f, delimiter="\t"))
+
+
+def num(v):
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return None
+
+
+def med(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+data = defaultdict(lambda: defaultdict(list))
+for r in rows(results):
+    for k in ("rps", "mbps", "p50_ms", "p99_ms", "cpu_us", "rss_idle_kb", "rss_load_kb", "alloc_per_req"):
+        data[(r["scenario"], r["target"])][k].append(num(r[k]))
+
+scenarios = []
+for r in rows(results):
+    if r["scenario"] not in scenarios:
+        scenarios.append(r["scenario"])
+targets = ["direct", "sidekick", "nginx", "haproxy"]
+
+
+def m(s, t, k):
+    return med(data[(s, t)][k]) if (s, t) in data else None
+
+
+def fmt(v, spec="{:.0f}"):
+    return "–" if v is None else spec.format(v)
+
+
+def ratio(a, b):
+    return "–" if a is None or not b else f"{a / b:.2f}×"
+
+
+out = []
+out.append("# Benchmarks: sidekick vs nginx vs haproxy")
+out.append("")
+out.append("Produced by `./build.sh bench` (bench/run.sh). One nginx backend (one worker, logging off, `return 200`")
+out.append("for small bodies, static 1 MiB and 100 MiB files); in front of it, each on its own: sidekick (the Native AOT")
+out.append("release build), nginx as a proxy (one worker, upstream keepalive) and haproxy (one thread, `http-reuse")
+out.append("always`), each pinned to one core with taskset while wrk and the backend share the other. Targets are")
+out.append(f"measured alternately, {rounds} round(s) of {duration} s each; figures are medians over the rounds. Compare the")
+out.append("ratios, which come from one run on one machine; absolute figures from another run or machine are not comparable.")
+out.append("")
+out.append("| scenario | target | req/s | MB/s | × direct | × nginx | × haproxy | p50 ms | p99 ms | CPU µs/req | RSS idle MiB | RSS load MiB | alloc B/req |")
+out.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+for s in scenarios:
+    thr = "mbps" if "1MiB" in s else "rps"
+    for t in targets:
+        if (s, t) not in data:
+            continue
+        v = m(s, t, thr)
+        out.append("| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |".format(
+            s, t, fmt(m(s, t, "rps")), fmt(m(s, t, "mbps"), "{:.1f}"),
+            ratio(v, m(s, "direct", thr)) if t != "direct" else "",
+            ratio(v, m(s, "nginx", thr)) if t not in ("direct", "nginx") else "",
+            ratio(v, m(s, "haproxy", thr)) if t not in ("direct", "haproxy") else "",
+            fmt(m(s, t, "p50_ms"), "{:.2f}"), fmt(m(s, t, "p99_ms"), "{:.2f}"),
+            fmt(m(s, t, "cpu_us"), "{:.1f}"),
+            fmt(None if m(s, t, "rss_idle_kb") is None else m(s, t, "rss_idle_kb") / 1024, "{:.1f}"),
+            fmt(None if m(s, t, "rss_load_kb") is None else m(s, t, "rss_load_kb") / 1024, "{:.1f}"),
+            fmt(m(s, t, "alloc_per_req"))))
+out.append("")
+out.append("## 100 MiB through the proxy (one stream): RSS growth")
+out.append("")
+out.append("| target | direction | RSS before MiB | RSS peak MiB | growth MiB | seconds |")
+out.append("|---|---|---:|---:|---:|---:|")
+for r in rows(big):
+    b, p = int(r["rss_before_kb"]), int(r["rss_peak_kb"])
+    out.append(f"| {r['target']} | {r['direction']} | {b / 1024:.1f} | {p / 1024:.1f} | {(p - b) / 1024:.1f} | {r['seconds']} |")
+out.append("")
+out.append("## Idle client connections (10,000, or fewer where the descriptor limit does not allow haproxy that many)")
+out.append("")
+out.append("| target | connections | RSS before MiB | RSS with them MiB | per connection KiB |")
+out.append("|---|---:|---:|---:|---:|")
+for r in rows(idle):
+    b, a, n = int(r["rss_before_kb"]), int(r["rss_after_kb"]), int(r["connections"])
+    out.append(f"| {r['target']} | {n} | {b / 1024:.1f} | {a / 1024:.1f} | {(a - b) / n:.2f} |")
+out.append("")
+out.append("Targets of issue 7: small GET keep-alive req/s ≥ 1.0× haproxy and nginx, CPU µs/req ≤ haproxy's, p99 ≤")
+out.append("haproxy's; 1 MiB GET/POST MB/s ≥ 1.0× haproxy; idle RSS ≤ 20 MiB; ≤ 2 KiB per idle connection; RSS growth")
+out.append("≤ 32 MiB while streaming 100 MiB; 0 B allocated per proxied request.")
+print("\n".join(out))

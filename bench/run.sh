@@ -1,0 +1,211 @@
+#!/usr/bin/env bash
+# The comparison of issue 7: sidekick vs nginx vs haproxy as reverse proxies in front of the same nginx
+# backend, on loopback, each proxy pinned alone to one core while wrk and the backend share the other.
+# Every scenario is measured over several rounds, alternating the targets, and reported as ratios from
+# this one run (absolute figures from different runs on a shared machine are not comparable).
+#
+#   ./build.sh bench                 # micro benchmarks + the comparison (writes docs/benchmarks.md)
+#   BENCH_DURATION=5 BENCH_ROUNDS=3 ./build.sh bench --no-micro
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+DURATION=${BENCH_DURATION:-8}
+ROUNDS=${BENCH_ROUNDS:-2}
+MICRO=1
+for a in "$@"; do [[ $a == --no-micro ]] && MICRO=0; done
+
+need() { # command package
+  command -v "$1" >/dev/null 2>&1 && return 0
+  echo "bench: installing $2"
+  if [[ $(id -u) -ne 0 ]]; then echo "bench: $1 missing and not root: apt-get install $2" >&2; exit 1; fi
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null
+}
+need nginx nginx; need haproxy haproxy; need wrk wrk; need taskset util-linux; need curl curl; need python3 python3
+
+if [[ $MICRO -eq 1 ]]; then
+  dotnet run -c Release --project Sidekick.Benchmarks -- --filter '*' --job short --memory 2>&1 | tee artifacts/bench-micro.txt | grep -E '^\|' || true
+fi
+
+./build.sh publish >/dev/null
+SIDEKICK=$ROOT/artifacts/publish/sidekick
+NCPU=$(nproc)
+PROXY_CPU=$(( NCPU > 1 ? 1 : 0 ))
+LOAD_CPU=0
+
+W=$(mktemp -d /tmp/sidekick-bench.XXXXXX)
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; sleep 0.3; for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done; }
+trap cleanup EXIT
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+# haproxy needs two descriptors per connection it may hold: size the idle test to the hard limit (10,000 at most).
+HARD=$(ulimit -Hn); [[ $HARD == unlimited ]] && HARD=1048576
+IDLE_CONNS=$(( HARD / 2 - 300 )); (( IDLE_CONNS > 10000 )) && IDLE_CONNS=10000
+HA_MAXCONN=$(( IDLE_CONNS + 100 ))
+
+BACKEND=18081; SK=18090; NX=18091; HA=18092
+mkdir -p "$W/www" "$W/nginx-b" "$W/nginx-p"
+head -c 1048576 /dev/urandom > "$W/www/1m"
+head -c $((100 * 1048576)) /dev/zero > "$W/www/100m"
+head -c 1048576 /dev/urandom > "$W/body-1m"
+chmod -R a+rX "$W"   # nginx workers run as an unprivileged user
+
+cat > "$W/backend.conf" <<EOF
+worker_processes 1;
+worker_rlimit_nofile 65536;
+pid $W/nginx-b/pid;
+error_log $W/nginx-b/error.log crit;
+events { worker_connections 20000; }
+http {
+  access_log off;
+  client_body_temp_path $W/nginx-b; proxy_temp_path $W/nginx-b; fastcgi_temp_path $W/nginx-b; uwsgi_temp_path $W/nginx-b; scgi_temp_path $W/nginx-b;
+  keepalive_requests 1000000;
+  server {
+    listen 127.0.0.1:$BACKEND;
+    client_max_body_size 0;
+    location = /small { return 200 "hello world\n"; }
+    location = /upload { return 200 "ok\n"; }
+    location / { root $W/www; }
+  }
+}
+EOF
+cat > "$W/proxy.conf" <<EOF
+worker_processes 1;
+worker_rlimit_nofile 65536;
+pid $W/nginx-p/pid;
+error_log $W/nginx-p/error.log crit;
+events { worker_connections 20000; }
+http {
+  access_log off;
+  client_body_temp_path $W/nginx-p; proxy_temp_path $W/nginx-p; fastcgi_temp_path $W/nginx-p; uwsgi_temp_path $W/nginx-p; scgi_temp_path $W/nginx-p;
+  keepalive_requests 1000000;
+  upstream backend { server 127.0.0.1:$BACKEND; keepalive 128; }
+  server {
+    listen 127.0.0.1:$NX;
+    client_max_body_size 0;
+    location / {
+      proxy_pass http://backend;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_request_buffering off;
+      proxy_buffering off;
+    }
+  }
+}
+EOF
+cat > "$W/haproxy.cfg" <<EOF
+global
+  nbthread 1
+  maxconn $HA_MAXCONN
+defaults
+  mode http
+  timeout connect 10s
+  timeout client 60s
+  timeout server 60s
+  http-reuse always
+frontend fe
+  bind 127.0.0.1:$HA
+  default_backend be
+backend be
+  server b1 127.0.0.1:$BACKEND
+EOF
+cat > "$W/post.lua" <<EOF
+local f = io.open("$W/body-1m", "rb"); wrk.method = "POST"; wrk.body = f:read("*all"); f:close()
+wrk.headers["Content-Type"] = "application/octet-stream"
+EOF
+
+taskset -c $LOAD_CPU nginx -c "$W/backend.conf" -g 'daemon off;' & PIDS+=($!)
+wait_ok() { for i in $(seq 1 150); do curl -fsS -o /dev/null "$1" 2>/dev/null && return 0; sleep 0.1; done; echo "bench: $1 not answering" >&2; return 1; }
+wait_ok "http://127.0.0.1:$BACKEND/small"
+taskset -c $PROXY_CPU nginx -c "$W/proxy.conf" -g 'daemon off;' & PIDS+=($!); NX_MASTER=$!
+taskset -c $PROXY_CPU haproxy -db -f "$W/haproxy.cfg" >/dev/null 2>&1 & PIDS+=($!); HA_PID=$!
+taskset -c $PROXY_CPU "$SIDEKICK" --quiet --address 127.0.0.1:$SK --health-path=/small "http://127.0.0.1:$BACKEND" >"$W/sidekick.log" 2>&1 & PIDS+=($!); SK_PID=$!
+wait_ok "http://127.0.0.1:$SK/v1/health" || { cat "$W/sidekick.log" >&2; exit 1; }
+for p in $SK $NX $HA; do wait_ok "http://127.0.0.1:$p/small"; done
+
+port_of() { case $1 in direct) echo $BACKEND;; sidekick) echo $SK;; nginx) echo $NX;; haproxy) echo $HA;; esac; }
+# Processes whose CPU and memory count for a target (nginx: its workers too).
+pids_of() {
+  case $1 in
+    sidekick) echo $SK_PID;;
+    haproxy) echo $HA_PID;;
+    nginx) echo $NX_MASTER $(pgrep -P $NX_MASTER | tr '\n' ' ');;
+    *) echo "";;
+  esac
+}
+ticks() { local t=0; for p in $(pids_of "$1"); do t=$(( t + $(awk '{print $14 + $15}' /proc/$p/stat) )); done; echo $t; }
+rss_kb() { local r=0; for p in $(pids_of "$1"); do r=$(( r + $(awk '/VmRSS/{print $2}' /proc/$p/status) )); done; echo $r; }
+alloc_bytes() { curl -fsS "http://127.0.0.1:$SK/.prometheus/metrics" 2>/dev/null | awk '/^dotnet_gc_allocated_bytes_total /{printf "%d", $2}'; }
+
+RESULTS=$W/results.tsv
+echo -e "scenario\ttarget\tround\trps\tmbps\tp50_ms\tp99_ms\tcpu_us\trss_idle_kb\trss_load_kb\talloc_per_req" > "$RESULTS"
+
+to_ms() { awk -v v="$1" 'BEGIN{ if (v ~ /us$/) {sub(/us/,"",v); print v/1000} else if (v ~ /ms$/) {sub(/ms/,"",v); print v+0} else if (v ~ /s$/) {sub(/s/,"",v); print v*1000} else print v }'; }
+
+run_wrk() { # scenario target round conns path extra-args...
+  local scenario=$1 target=$2 round=$3 conns=$4 path=$5; shift 5
+  local port; port=$(port_of "$target")
+  local t0 r0 a0 peak out
+  t0=$(ticks "$target"); r0=$(rss_kb "$target"); peak=$r0
+  [[ $target == sidekick ]] && a0=$(alloc_bytes) || a0=""
+  out=$(taskset -c $LOAD_CPU wrk -t1 -c"$conns" -d"${DURATION}s" --latency "$@" "http://127.0.0.1:$port$path" 2>&1 &
+        wpid=$!; while kill -0 $wpid 2>/dev/null; do r=$(rss_kb "$target"); (( r > peak )) && peak=$r; echo "$peak" > "$W/peak"; sleep 0.2; done; wait $wpid)
+  [[ -f $W/peak ]] && peak=$(cat "$W/peak"); rm -f "$W/peak"
+  local reqs rps p50 p99 mbps cpu alloc=""
+  reqs=$(awk '/requests in/{print $1}' <<<"$out")
+  local bad; bad=$(awk '/Non-2xx or 3xx responses/{print $5}' <<<"$out")
+  if [[ -n $bad && $bad -gt 0 ]]; then echo "bench: $target answered $bad non-2xx responses in $scenario" >&2; echo "$out" >&2; exit 1; fi
+  rps=$(awk '/Requests\/sec/{print $2}' <<<"$out")
+  p50=$(to_ms "$(awk '$1=="50%"{print $2}' <<<"$out")")
+  p99=$(to_ms "$(awk '$1=="99%"{print $2}' <<<"$out")")
+  mbps=$(awk '/Transfer\/sec/{v=$2; if (v ~ /GB/) {sub(/GB/,"",v); v*=1024} else if (v ~ /MB/) {sub(/MB/,"",v)} else if (v ~ /KB/) {sub(/KB/,"",v); v/=1024} else {v=0}; print v}' <<<"$out")
+  if [[ -n $(pids_of "$target") && -n $reqs && $reqs -gt 0 ]]; then
+    cpu=$(awk -v d=$(( $(ticks "$target") - t0 )) -v n="$reqs" -v hz="$(getconf CLK_TCK)" 'BEGIN{printf "%.1f", d*1e6/hz/n}')
+  else cpu=""; fi
+  if [[ -n $a0 ]]; then local a1; a1=$(alloc_bytes); [[ -n $a1 && $reqs -gt 0 ]] && alloc=$(( (a1 - a0) / reqs )); fi
+  [[ $target == direct ]] && { r0=""; peak=""; }
+  echo -e "$scenario\t$target\t$round\t${rps:-0}\t${mbps:-0}\t$p50\t$p99\t$cpu\t$r0\t$peak\t$alloc" >> "$RESULTS"
+  printf '  %-10s %-9s round %s: %10s req/s  p99 %8s ms  cpu %6s us/req\n' "$scenario" "$target" "$round" "${rps:-0}" "$p99" "${cpu:--}"
+}
+
+TARGETS=(direct sidekick nginx haproxy)
+for round in $(seq 1 "$ROUNDS"); do
+  echo "round $round"
+  for t in "${TARGETS[@]}"; do run_wrk small-keepalive "$t" "$round" 64 /small; done
+  for t in "${TARGETS[@]}"; do run_wrk new-connection "$t" "$round" 16 /small -H "Connection: close"; done
+  for t in "${TARGETS[@]}"; do run_wrk get-1MiB "$t" "$round" 8 /1m; done
+  for t in "${TARGETS[@]}"; do run_wrk post-1MiB "$t" "$round" 8 /upload -s "$W/post.lua"; done
+  for t in "${TARGETS[@]}"; do run_wrk low-load-4c "$t" "$round" 4 /small; done
+done
+
+# 100 MiB up and down: peak RSS growth of each proxy while one stream passes.
+BIG=$W/big.tsv; echo -e "target\tdirection\trss_before_kb\trss_peak_kb\tseconds" > "$BIG"
+for t in sidekick nginx haproxy; do
+  port=$(port_of "$t")
+  for dir in down up; do
+    before=$(rss_kb "$t"); peak=$before; start=$(date +%s.%N)
+    if [[ $dir == down ]]; then curl -fsS -o /dev/null "http://127.0.0.1:$port/100m" & else curl -fsS -o /dev/null --data-binary @"$W/www/100m" "http://127.0.0.1:$port/upload" & fi
+    cp=$!; while kill -0 $cp 2>/dev/null; do r=$(rss_kb "$t"); (( r > peak )) && peak=$r; sleep 0.05; done; wait $cp
+    echo -e "$t\t$dir\t$before\t$peak\t$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN{printf "%.2f", e-s}')" >> "$BIG"
+  done
+done
+
+# 10,000 idle client connections: RSS per connection.
+IDLE=$W/idle.tsv; echo -e "target\tconnections\trss_before_kb\trss_after_kb" > "$IDLE"
+for t in sidekick nginx haproxy; do
+  port=$(port_of "$t"); before=$(rss_kb "$t")
+  python3 - "$port" "$W/idle-$t" "$IDLE_CONNS" <<'PY' &
+import socket, sys, time, os
+port, marker, count = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+socks = []
+for i in range(count):
+    s = socket.socket(); s.connect(("127.0.0.1", port)); socks.append(s)
+open(marker, "w").close()
+time.sleep(4)
+PY
+  ip=$!; for i in $(seq 1 200); do [[ -f $W/idle-$t ]] && break; sleep 0.1; done; sleep 2
+  after=$(rss_kb "$t"); wait $ip || true
+  echo -e "$t\t$IDLE_CONNS\t$before\t$after" >> "$IDLE"
+done
+
+python3 bench/report.py "$RESULTS" "$BIG" "$IDLE" "$DURATION" "$ROUNDS" | tee docs/benchmarks.md
+cp "$RESULTS" "$BIG" "$IDLE" artifacts/ 2>/dev/null || true
