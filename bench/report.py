@@ -59,6 +59,8 @@ out.append("always`), each pinned to one core with taskset while wrk and the bac
 out.append(f"measured alternately, {rounds} round(s) of {duration} s each; figures are medians over the rounds. Compare the")
 out.append("ratios, which come from one run on one machine; absolute figures from another run or machine are not comparable.")
 out.append("")
+out.append("![throughput as a fraction of direct](benchmarks.png)")
+out.append("")
 out.append("| scenario | target | req/s | MB/s | × direct | × nginx | × haproxy | p50 ms | p99 ms | CPU µs/req | RSS idle MiB | RSS load MiB | alloc B/req |")
 out.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 for s in scenarios:

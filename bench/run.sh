@@ -207,5 +207,6 @@ PY
   echo -e "$t\t$IDLE_CONNS\t$before\t$after" >> "$IDLE"
 done
 
+dotnet run -c Release --project bench/Chart -- "$RESULTS" docs/benchmarks.png
 python3 bench/report.py "$RESULTS" "$BIG" "$IDLE" "$DURATION" "$ROUNDS" | tee docs/benchmarks.md
 cp "$RESULTS" "$BIG" "$IDLE" artifacts/ 2>/dev/null || true
