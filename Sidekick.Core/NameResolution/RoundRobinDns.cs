@@ -73,7 +73,8 @@ internal static class RoundRobinDns
     {
         var literal = address.AddressFamily == AddressFamily.InterNetworkV6 ? "[" + address + "]" : address.ToString();
         var endpoint = ReplaceFirst(backend.Endpoint, host, literal);
-        return new BackendOptions(endpoint, WithHost(backend.Uri, literal), WithHost(backend.HealthUrl, literal))
+        var health = string.Equals(backend.HealthUrl.IdnHost, host, StringComparison.OrdinalIgnoreCase) ? WithHost(backend.HealthUrl, literal) : backend.HealthUrl;
+        return new BackendOptions(endpoint, WithHost(backend.Uri, literal), health)
         {
             TlsServerName = backend.TlsServerName ?? host,
         };

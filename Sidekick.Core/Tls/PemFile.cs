@@ -88,13 +88,13 @@ internal static class PemFile
             }
             catch (CryptographicException e)
             {
-                throw new TlsConfigException($"unable to load {what} {path}: x509: malformed certificate ({e.Message})", e);
+                throw new TlsConfigException($"unable to load {what}: {path}: x509: malformed certificate ({e.Message})", e);
             }
         }
 
         if (collection.Count == 0)
         {
-            throw new TlsConfigException($"unable to load {what} {path}: tls: failed to find any PEM data in certificate input");
+            throw new TlsConfigException($"unable to load {what}: {path}: tls: failed to find any PEM data in certificate input");
         }
 
         return collection;
@@ -107,12 +107,12 @@ internal static class PemFile
         var keys = blocks.Where(b => b.Label.EndsWith("PRIVATE KEY", StringComparison.Ordinal)).ToList();
         if (keys.Count == 0)
         {
-            throw new TlsConfigException($"unable to load private key {path}: tls: failed to find any PEM data in key input");
+            throw new TlsConfigException($"unable to load private key: {path}: tls: failed to find any PEM data in key input");
         }
 
         if (keys.Count > 1)
         {
-            throw new TlsConfigException($"unable to load private key {path}: the file holds more than one private key");
+            throw new TlsConfigException($"unable to load private key: {path}: the file holds more than one private key");
         }
 
         try
@@ -121,7 +121,7 @@ internal static class PemFile
         }
         catch (CryptographicException e)
         {
-            throw new TlsConfigException($"unable to load private key {path}: {e.Message}", e);
+            throw new TlsConfigException($"unable to load private key: {path}: {e.Message}", e);
         }
     }
 
@@ -258,6 +258,13 @@ internal static class PemFile
         }
     }
 
+    private static string Reason(Exception e) => e switch
+    {
+        FileNotFoundException or DirectoryNotFoundException => "no such file or directory",
+        UnauthorizedAccessException => "permission denied",
+        _ => e.Message,
+    };
+
     private static string ReadText(string path, string what)
     {
         try
@@ -266,7 +273,7 @@ internal static class PemFile
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
         {
-            throw new TlsConfigException($"unable to load {what} {path}: {e.Message}", e);
+            throw new TlsConfigException($"unable to load {what}: open {path}: {Reason(e)}", e);
         }
     }
 }

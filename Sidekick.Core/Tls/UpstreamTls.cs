@@ -44,14 +44,7 @@ public sealed class UpstreamTls
         X509Certificate2Collection? roots = null;
         if (options.CaCertFile is not null)
         {
-            try
-            {
-                roots = PemFile.ReadCertificates(options.CaCertFile, "CA certificate");
-            }
-            catch (TlsConfigException e) when (!e.Message.StartsWith("unable to load CA certificate", StringComparison.Ordinal))
-            {
-                throw new TlsConfigException("unable to load CA certificate: " + e.Message, e);
-            }
+            roots = PemFile.ReadCertificates(options.CaCertFile, "CA certificate");
         }
 
         SslStreamCertificateContext? client = null;
