@@ -245,7 +245,7 @@ internal sealed class UpstreamPool : IDisposable
             await stream.DisposeAsync().ConfigureAwait(false);
             socket.Dispose();
             var reason = failure.Value
-                ?? (ex is OperationCanceledException ? "net/http: TLS handshake timeout" : "remote error: tls: " + (ex.InnerException?.Message ?? ex.Message));
+                ?? (ex is OperationCanceledException ? "net/http: TLS handshake timeout" : TlsErrors.Describe(ex));
             throw new ConnectFailedException(reason, ex);
         }
         catch

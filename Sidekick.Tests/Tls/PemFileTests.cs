@@ -160,3 +160,17 @@ public class PemFileTests
     private static string PemEncodingText(byte[] spki) =>
         PemEncoding.WriteString("PUBLIC KEY", spki).Split('\n')[1];
 }
+
+/// <summary>Handshake failures worded as Go does.</summary>
+public class TlsErrorTests
+{
+    [Test]
+    public void Alerts_become_go_style_remote_errors()
+    {
+        var ex = new System.Security.Authentication.AuthenticationException("Authentication failed, see inner exception.",
+            new IOException("Authentication failed because the remote party sent a TLS alert: 'BadCertificate'."));
+
+        TlsErrors.Describe(ex).ShouldBe("remote error: tls: bad certificate");
+        TlsErrors.Words("HandshakeFailure").ShouldBe("handshake failure");
+    }
+}

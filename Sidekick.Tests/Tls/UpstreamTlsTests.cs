@@ -74,9 +74,12 @@ public class UpstreamTlsTests
             body.ShouldContain("client=CN=sidekick-client");
         }
 
-        await using var without = ProxyUnderTest.Start(o => o with { CaCertFile = caFile }, [backend.Url]);
-        (await GetAsync(without)).Status.ShouldBe(HttpStatusCode.BadGateway);
-        backend.FailedHandshakes.ShouldBeGreaterThan(0);
+        await using (var without = ProxyUnderTest.Start(o => o with { CaCertFile = caFile }, [backend.Url]))
+        {
+            (await GetAsync(without)).Status.ShouldBe(HttpStatusCode.BadGateway);
+            backend.FailedHandshakes.ShouldBeGreaterThan(0);
+        }
+
     }
 
     [Test]
