@@ -19,7 +19,19 @@ USAGE
 
 verb_build() { dotnet build Sidekick.sln -c Debug -nologo "$@"; }
 
+# The TLS tests drive real clients (curl, openssl s_client); install them on a fresh machine.
+ensure_tools() {
+  local missing=()
+  command -v curl >/dev/null 2>&1 || missing+=(curl)
+  command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+  if [[ ${#missing[@]} -gt 0 ]] && command -v apt-get >/dev/null 2>&1; then
+    local sudo=""; [[ $(id -u) -ne 0 ]] && sudo="sudo"
+    $sudo apt-get update -qq && $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+}
+
 verb_test() {
+  ensure_tools
   local results=artifacts/test-results
   rm -rf "$results"; mkdir -p "$results"
   local rc=0

@@ -31,7 +31,7 @@ internal static class HelpText
           --client-key value                  client private key file
           --cert value                        server certificate file
           --key value                         server private key file
-          --key-password value                password of an encrypted server private key
+          --key-password value                password of an encrypted private key (--key, --client-key)
           --pprof value                       start and listen for profiling on the specified address (e.g. :1337)
           --dns-ttl value                     how often DNS entries of the endpoints are refreshed, a Go duration (default: 10m0s)
           --errors, -e                        filter out any non-error responses

@@ -59,6 +59,16 @@ internal static class ProxyHost
         using var intr = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnStop);
         using var hup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, OnHangup);
 
+        foreach (var line in server.StartupMessages)
+        {
+            Console.Out.WriteLine(line);
+        }
+
+        if (server.Certificate?.Announcement is { } announcement)
+        {
+            Console.Out.Write(announcement); // H4: the auto-TLS fingerprint and public-key pin
+        }
+
         Console.Out.WriteLine($"sidekick: listening on '{Format(server.LocalEndPoint)}'");
         Console.Out.Flush();
         stop.Wait();

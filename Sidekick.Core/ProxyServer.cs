@@ -2,12 +2,16 @@ using System.Collections.Concurrent;
 using System.Collections.Immutable;
 using System.Net;
 using System.Net.NetworkInformation;
+using System.Net.Security;
 using System.Net.Sockets;
+using System.Security.Authentication;
 using System.Text;
 using Sidekick.Core.Backends;
 using Sidekick.Core.Config;
+using Sidekick.Core.NameResolution;
 using Sidekick.Core.Health;
 using Sidekick.Core.Proxy;
+using Sidekick.Core.Tls;
 using Sidekick.Core.Transport;
 using Sidekick.Core.Upstream;
 using Sidekick.Http1;
@@ -28,6 +32,11 @@ public sealed class ProxyServer : IAsyncDisposable
     private readonly IHealthProbe _probe;
     private readonly Random _random;
     private readonly Action<BackendTransition>? _onTransition;
+    private readonly DnsCache _dns;
+    private readonly UpstreamContext _upstream;
+    private readonly ITimer? _rrTimer;
+    private readonly Lock _reloadLock = new();
+    private ImmutableArray<SiteOptions> _baseSites;
     private Generation _generation;
     private int _stopped;
     private long _retries;
@@ -49,6 +58,14 @@ public sealed class ProxyServer : IAsyncDisposable
         _onTransition = onTransition;
         _probe = probe ?? new HttpHealthProbe(Http1Limits);
 
+        // TLS and DNS (issue 6): certificate problems are fatal here, before the listener exists.
+        Certificate = ServerCertificate.FromOptions(options, time, message => Console.Error.WriteLine("sidekick: " + message));
+        _dns = new DnsCache(Resolver, options.DnsTtl, time);
+        _upstream = new UpstreamContext(_dns, UpstreamTls.FromOptions(options));
+        _baseSites = options.Sites;
+        var sites = options.RoundRobinDns ? ExpandRoundRobin(options.Sites) : options.Sites;
+        StartupMessages = options.RoundRobinDns ? [.. options.Sites.Where(RoundRobinDns.Applies).Select(RoundRobinDns.Announcement)] : [];
+
         var endPoint = options.ListenEndPoint;
         _listener = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
         if (endPoint.AddressFamily == AddressFamily.InterNetworkV6 && endPoint.Address.Equals(IPAddress.IPv6Any))
@@ -60,11 +77,26 @@ public sealed class ProxyServer : IAsyncDisposable
         _listener.Bind(endPoint);
         _listener.Listen(1024);
         LocalEndPoint = (IPEndPoint)_listener.LocalEndPoint!;
-        _generation = NewGeneration(BackendTable.Build(options.Sites, previous: null, Limits, Time));
+        _generation = NewGeneration(BackendTable.Build(sites, previous: null, Limits, Time, _upstream));
         _generation.Monitor.Start();
         _pruneTimer = time.CreateTimer(_ => PruneIdle(), null, TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(5));
         _acceptLoop = AcceptLoopAsync();
+        if (options.RoundRobinDns && options.DnsTtl > TimeSpan.Zero)
+        {
+            _rrTimer = time.CreateTimer(_ => _ = RefreshRoundRobinAsync(), null, options.DnsTtl, options.DnsTtl);
+        }
     }
+
+    /// <summary>Time allowed for a client's TLS handshake.</summary>
+    public static readonly TimeSpan TlsHandshakeTimeout = TimeSpan.FromSeconds(10);
+
+    /// <summary>The listener's certificate (--cert/--key or auto-TLS), or null for plain HTTP.</summary>
+    public ServerCertificate? Certificate { get; }
+
+    /// <summary>Lines the command line prints at start (rr-dns mode announcements, G6).</summary>
+    public IReadOnlyList<string> StartupMessages { get; }
+
+    private IDnsResolver Resolver => Options.DnsResolver ?? SystemDnsResolver.Instance;
 
     /// <summary>Binds the listener and starts accepting.</summary>
     /// <param name="options">The configuration.</param>
@@ -105,8 +137,58 @@ public sealed class ProxyServer : IAsyncDisposable
     /// </summary>
     public void Reload(ImmutableArray<SiteOptions> sites)
     {
+        lock (_reloadLock)
+        {
+            _baseSites = sites;
+            SwapTable(Options.RoundRobinDns ? ExpandRoundRobin(sites) : sites);
+        }
+    }
+
+    /// <summary>
+    /// rr-dns mode (G6): resolve the single-endpoint sites again and reload when the addresses changed; new
+    /// addresses become backends, vanished ones drain. A failed lookup keeps the current backends.
+    /// </summary>
+    internal async Task RefreshRoundRobinAsync()
+    {
+        ImmutableArray<SiteOptions> baseSites;
+        lock (_reloadLock)
+        {
+            baseSites = _baseSites;
+        }
+
+        ImmutableArray<SiteOptions> expanded;
+        try
+        {
+            expanded = await RoundRobinDns.ExpandAsync(baseSites, Resolver, _stopping.Token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is ConfigException or OperationCanceledException)
+        {
+            return;
+        }
+
+        lock (_reloadLock)
+        {
+            if (_stopping.IsCancellationRequested || baseSites != _baseSites)
+            {
+                return;
+            }
+
+            var now = Table.Sites.Select(s => string.Join('|', s.Backends.Select(b => b.Endpoint)));
+            var next = expanded.Select(s => string.Join('|', s.Backends.Select(b => b.Endpoint)));
+            if (!now.SequenceEqual(next))
+            {
+                SwapTable(expanded);
+            }
+        }
+    }
+
+    private ImmutableArray<SiteOptions> ExpandRoundRobin(ImmutableArray<SiteOptions> sites) =>
+        RoundRobinDns.ExpandAsync(sites, Resolver, CancellationToken.None).GetAwaiter().GetResult();
+
+    private void SwapTable(ImmutableArray<SiteOptions> sites)
+    {
         var old = Generation;
-        var next = NewGeneration(BackendTable.Build(sites, old.Table, Limits, Time));
+        var next = NewGeneration(BackendTable.Build(sites, old.Table, Limits, Time, _upstream));
         Volatile.Write(ref _generation, next);
         next.Monitor.Start();
         old.Monitor.Dispose();
@@ -168,6 +250,13 @@ public sealed class ProxyServer : IAsyncDisposable
         var all = Task.WhenAll(_connections.Values);
         await Task.WhenAny(all, Task.Delay(drainTimeout, Time)).ConfigureAwait(false);
         await _pruneTimer.DisposeAsync().ConfigureAwait(false);
+        if (_rrTimer is not null)
+        {
+            await _rrTimer.DisposeAsync().ConfigureAwait(false);
+        }
+
+        Certificate?.Dispose();
+        _dns.Dispose();
         Generation.Monitor.Dispose();
         foreach (var site in Table.Sites)
         {
@@ -208,14 +297,45 @@ public sealed class ProxyServer : IAsyncDisposable
                 return;
             }
 
-            var connection = new ClientConnection(this, SocketTransport.Create(socket));
-            var task = RunConnectionAsync(connection);
-            _connections.TryAdd(connection, task);
-            if (task.IsCompleted)
+            if (Certificate is { } certificate)
             {
-                _connections.TryRemove(connection, out _);
+                _ = AcceptTlsAsync(socket, certificate); // the handshake runs off the accept loop
+                continue;
             }
+
+            Track(new ClientConnection(this, SocketTransport.Create(socket)));
         }
+    }
+
+    private void Track(ClientConnection connection)
+    {
+        var task = RunConnectionAsync(connection);
+        _connections.TryAdd(connection, task);
+        if (task.IsCompleted)
+        {
+            _connections.TryRemove(connection, out _);
+        }
+    }
+
+    /// <summary>TLS termination (H2): handshake within <see cref="TlsHandshakeTimeout"/>, then HTTP/1.1 over the stream; a failed handshake just closes.</summary>
+    private async Task AcceptTlsAsync(Socket socket, ServerCertificate certificate)
+    {
+        socket.NoDelay = true;
+        var ssl = new SslStream(new NetworkStream(socket, ownsSocket: false), leaveInnerStreamOpen: false);
+        try
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
+            timeout.CancelAfter(TlsHandshakeTimeout);
+            await ssl.AuthenticateAsServerAsync(certificate.ServerOptions(), timeout.Token).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is AuthenticationException or IOException or SocketException or OperationCanceledException or ObjectDisposedException)
+        {
+            await ssl.DisposeAsync().ConfigureAwait(false);
+            socket.Dispose();
+            return;
+        }
+
+        Track(new ClientConnection(this, StreamTransport.Create(ssl, socket)));
     }
 
     private async Task RunConnectionAsync(ClientConnection connection)

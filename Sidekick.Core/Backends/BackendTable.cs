@@ -66,7 +66,7 @@ public sealed class BackendTable
     }
 
     /// <summary>Builds a table from options, carrying over backends of <paramref name="previous"/> that are still configured.</summary>
-    internal static BackendTable Build(ImmutableArray<SiteOptions> sites, BackendTable? previous, ProxyLimits limits, TimeProvider time)
+    internal static BackendTable Build(ImmutableArray<SiteOptions> sites, BackendTable? previous, ProxyLimits limits, TimeProvider time, UpstreamContext? context = null)
     {
         // Backends of the previous table by (endpoint, health URL); a queue because a site may list an
         // endpoint twice (B2 keeps duplicates).
@@ -98,10 +98,10 @@ public sealed class BackendTable
                     continue;
                 }
 
-                var pool = new UpstreamPool(b.Uri, limits.ConnectTimeout, limits.UpstreamIdleTimeout, time);
+                var pool = new UpstreamPool(b.Uri, limits.ConnectTimeout, limits.UpstreamIdleTimeout, time, context, b.TlsServerName);
                 var healthPool = b.HealthUrl.Host == b.Uri.Host && b.HealthUrl.Port == b.Uri.Port && b.HealthUrl.Scheme == b.Uri.Scheme
                     ? pool
-                    : new UpstreamPool(b.HealthUrl, limits.ConnectTimeout, limits.UpstreamIdleTimeout, time);
+                    : new UpstreamPool(b.HealthUrl, limits.ConnectTimeout, limits.UpstreamIdleTimeout, time, context, b.TlsServerName);
                 backends.Add(new Backend(b, site.Number, pool, healthPool, time));
             }
 

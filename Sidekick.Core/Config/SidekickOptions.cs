@@ -43,7 +43,11 @@ public enum TlsMaxVersion
 /// <param name="Endpoint">The endpoint text with one trailing '/' removed, e.g. <c>http://minio1:9000</c>; used as the metrics label.</param>
 /// <param name="Uri">The parsed endpoint: scheme, host and port decide where to connect.</param>
 /// <param name="HealthUrl">The health-check URL (endpoint + health path, cleaned, default port dropped, --health-port applied).</param>
-public sealed record BackendOptions(string Endpoint, Uri Uri, Uri HealthUrl);
+public sealed record BackendOptions(string Endpoint, Uri Uri, Uri HealthUrl)
+{
+    /// <summary>TLS name to send (SNI) and verify when it differs from the URL's host: rr-dns mode puts an address in the URL (G6).</summary>
+    public string? TlsServerName { get; init; }
+}
 
 /// <summary>One SITE: a flat list of backends from all its pools, in expansion order (B1, B2).</summary>
 /// <param name="Number">1-based position on the command line = failover priority.</param>
@@ -138,6 +142,9 @@ public sealed record SidekickOptions
 
     /// <summary>--dns-ttl (10 min).</summary>
     public TimeSpan DnsTtl { get; init; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>The resolver behind the DNS cache and rr-dns mode; null means the system resolver (tests inject answers here).</summary>
+    public Sidekick.Core.NameResolution.IDnsResolver? DnsResolver { get; init; }
 
     /// <summary>--errors: trace only 4xx/5xx.</summary>
     public bool ErrorsOnly { get; init; }

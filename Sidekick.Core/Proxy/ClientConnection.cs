@@ -16,6 +16,7 @@ namespace Sidekick.Core.Proxy;
 internal sealed class ClientConnection
 {
     private static readonly byte[] ProtoHttp = "http"u8.ToArray();
+    private static readonly byte[] ProtoHttps = "https"u8.ToArray();
 
     private readonly ProxyServer _server;
     private readonly ITransportConnection _client;
@@ -49,7 +50,10 @@ internal sealed class ClientConnection
         // E4: a local client is represented by the machine's own address.
         _realIp = IPAddress.IsLoopback(peer) ? server.PublicIp : _peerIp;
         _headTimeout = CancellationTokenSource.CreateLinkedTokenSource(server.StoppingToken);
+        _proto = client is StreamTransport ? ProtoHttps : ProtoHttp; // X-Forwarded-Proto (TLS clients: https)
     }
+
+    private readonly byte[] _proto;
 
     private PipeReader ClientIn => _client.Input;
 
@@ -243,6 +247,15 @@ internal sealed class ClientConnection
             return await AnswerHealthAsync().ConfigureAwait(false);
         }
 
+        // F2: GET /v1/certificates serves the auto-TLS certificate; other methods are proxied.
+        if (_request.MethodKind == HttpMethodKind.Get && _request.Path.SequenceEqual("/v1/certificates"u8))
+        {
+            var keepAlive = !RequestHasBody && _request.KeepAlive && !_server.IsStopping;
+            _tx += CertificateResponses.Write(ClientOut, _server.Certificate?.AutoTlsPem, close: !keepAlive, omitBody: false);
+            await ClientOut.FlushAsync().ConfigureAwait(false);
+            return keepAlive;
+        }
+
         var generation = _server.Generation;
         var site = generation.Table.ActiveSite;
         if (site is null && !generation.Monitor.FirstRound.IsCompleted)
@@ -425,7 +438,7 @@ internal sealed class ClientConnection
         {
             try
             {
-                HeadWriter.WriteRequest(upstream.Output, _request, _peerIp, _realIp, ProtoHttp, backend.Authority);
+                HeadWriter.WriteRequest(upstream.Output, _request, _peerIp, _realIp, _proto, backend.Authority);
             }
             catch (Exception ex) when (IsIoFailure(ex))
             {

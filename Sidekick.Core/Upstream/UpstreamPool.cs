@@ -1,5 +1,8 @@
 using System.Net;
+using System.Net.Security;
 using System.Net.Sockets;
+using System.Security.Authentication;
+using Sidekick.Core.Tls;
 using Sidekick.Core.Transport;
 
 namespace Sidekick.Core.Upstream;
@@ -22,13 +25,23 @@ internal sealed class UpstreamPool : IDisposable
     private readonly TimeSpan _connectTimeout;
     private readonly TimeSpan _idleTimeout;
     private readonly TimeProvider _time;
+    private readonly UpstreamContext _context;
+    private readonly string? _tlsServerName;
     private readonly Lock _lock = new();
     private UpstreamConnection[] _idle = new UpstreamConnection[8];
     private int _count;
     private bool _disposed;
 
-    public UpstreamPool(Uri endpoint, TimeSpan connectTimeout, TimeSpan idleTimeout, TimeProvider time)
+    /// <param name="endpoint">Where to connect: scheme (https means TLS), host and port.</param>
+    /// <param name="connectTimeout">Per-address connect timeout.</param>
+    /// <param name="idleTimeout">How long an idle connection is kept.</param>
+    /// <param name="time">Clock.</param>
+    /// <param name="context">DNS cache and TLS settings shared by the server's pools.</param>
+    /// <param name="serverName">TLS name to send and verify; the endpoint's host when null (rr-dns mode passes the original name).</param>
+    public UpstreamPool(Uri endpoint, TimeSpan connectTimeout, TimeSpan idleTimeout, TimeProvider time, UpstreamContext? context = null, string? serverName = null)
     {
+        _context = context ?? UpstreamContext.Default;
+        _tlsServerName = endpoint.Scheme == Uri.UriSchemeHttps ? serverName ?? endpoint.IdnHost : null;
         _host = endpoint.IdnHost;
         _port = endpoint.Port;
         _connectTimeout = connectTimeout;
@@ -160,7 +173,9 @@ internal sealed class UpstreamPool : IDisposable
         {
             try
             {
-                addresses = await Dns.GetHostAddressesAsync(_host, cancellationToken).ConfigureAwait(false);
+                addresses = _context.Dns is { } cache
+                    ? await cache.LookupAsync(_host, cancellationToken).ConfigureAwait(false)
+                    : await System.Net.Dns.GetHostAddressesAsync(_host, cancellationToken).ConfigureAwait(false);
             }
             catch (SocketException ex)
             {
@@ -183,26 +198,62 @@ internal sealed class UpstreamPool : IDisposable
             try
             {
                 await socket.ConnectAsync(endPoint, timeout.Token).ConfigureAwait(false);
-                return new UpstreamConnection(SocketTransport.Create(socket), this);
+                if (_tlsServerName is null)
+                {
+                    return new UpstreamConnection(SocketTransport.Create(socket), this);
+                }
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
             {
                 socket.Dispose();
                 last = new ConnectFailedException($"dial tcp {Format(endPoint)}: i/o timeout", null);
+                continue;
             }
             catch (SocketException ex)
             {
                 socket.Dispose();
                 last = new ConnectFailedException($"dial tcp {Format(endPoint)}: connect: {Describe(ex.SocketErrorCode)}", ex);
+                continue;
             }
             catch
             {
                 socket.Dispose();
                 throw;
             }
+
+            // TLS after the connect; a handshake failure is not retried on the next address (as Go's transport).
+            return await HandshakeAsync(socket, cancellationToken).ConfigureAwait(false);
         }
 
         throw last!;
+    }
+
+    private async Task<UpstreamConnection> HandshakeAsync(Socket socket, CancellationToken cancellationToken)
+    {
+        var stream = new SslStream(new NetworkStream(socket, ownsSocket: false), leaveInnerStreamOpen: false);
+        var failure = new StrongBox<string?>();
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(UpstreamTls.HandshakeTimeout);
+        try
+        {
+            await stream.AuthenticateAsClientAsync(_context.Tls.ClientOptions(_tlsServerName!, failure), timeout.Token).ConfigureAwait(false);
+            return new UpstreamConnection(StreamTransport.Create(stream, socket), this);
+        }
+        catch (Exception ex) when (ex is AuthenticationException or IOException or SocketException
+            || (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested))
+        {
+            await stream.DisposeAsync().ConfigureAwait(false);
+            socket.Dispose();
+            var reason = failure.Value
+                ?? (ex is OperationCanceledException ? "net/http: TLS handshake timeout" : TlsErrors.Describe(ex));
+            throw new ConnectFailedException(reason, ex);
+        }
+        catch
+        {
+            await stream.DisposeAsync().ConfigureAwait(false);
+            socket.Dispose();
+            throw;
+        }
     }
 
     private static string Format(IPEndPoint ep) =>

@@ -1,0 +1,174 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Net;
+using System.Net.Security;
+using System.Net.Sockets;
+
+namespace Sidekick.Core.Transport;
+
+/// <summary>
+/// A stream (an authenticated <see cref="SslStream"/> over a socket) seen as a pair of pipes, with the same
+/// semantics as <see cref="SocketTransport"/>: two pumps copy between the stream and the pipes, so the proxy's
+/// <c>CancelPendingRead</c> only wakes a pipe reader and never cancels a read on the TLS stream itself (an
+/// SslStream is not safe to use after a cancelled read). The input pump waits with a zero-byte read, so an idle
+/// connection holds no receive buffer. Completing the output sends TLS close_notify and a FIN.
+/// </summary>
+internal sealed class StreamTransport : ITransportConnection
+{
+    private static readonly PipeOptions PipeOptions = new(
+        pool: null,
+        readerScheduler: PipeScheduler.ThreadPool,
+        writerScheduler: PipeScheduler.ThreadPool,
+        pauseWriterThreshold: 64 * 1024,
+        resumeWriterThreshold: 32 * 1024,
+        minimumSegmentSize: 4096,
+        useSynchronizationContext: false);
+
+    private readonly Stream _stream;
+    private readonly Socket _socket;
+    private readonly Pipe _input = new(PipeOptions);
+    private readonly Pipe _output = new(PipeOptions);
+    private int _disposed;
+
+    private StreamTransport(Stream stream, Socket socket)
+    {
+        _stream = stream;
+        _socket = socket;
+        RemoteEndPoint = socket.RemoteEndPoint;
+        _ = ReceiveAsync();
+        _ = SendAsync();
+    }
+
+    /// <summary>Wraps an authenticated stream; the transport owns both the stream and the socket.</summary>
+    public static StreamTransport Create(Stream stream, Socket socket) => new(stream, socket);
+
+    public EndPoint? RemoteEndPoint { get; }
+
+    public PipeReader Input => _input.Reader;
+
+    public PipeWriter Output => _output.Writer;
+
+    /// <summary>The negotiated TLS protocol, when the stream is an SslStream.</summary>
+    public System.Security.Authentication.SslProtocols Protocol => (_stream as SslStream)?.SslProtocol ?? default;
+
+    public void Abort()
+    {
+        if (Volatile.Read(ref _disposed) != 0)
+        {
+            return;
+        }
+
+        try
+        {
+            _socket.LingerState = new LingerOption(true, 0);
+        }
+        catch (SocketException)
+        {
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+
+        Dispose();
+    }
+
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        // The socket first: pending stream operations fail at once and the pumps end.
+        _socket.Dispose();
+        _stream.Dispose();
+        _input.Writer.Complete();
+        _output.Reader.Complete();
+    }
+
+    private async Task ReceiveAsync()
+    {
+        var writer = _input.Writer;
+        Exception? error = null;
+        try
+        {
+            while (true)
+            {
+                // Wait for data without a buffer (SslStream supports zero-byte reads).
+                await _stream.ReadAsync(Memory<byte>.Empty).ConfigureAwait(false);
+                var memory = writer.GetMemory(4096);
+                var n = await _stream.ReadAsync(memory).ConfigureAwait(false);
+                if (n == 0)
+                {
+                    break;
+                }
+
+                writer.Advance(n);
+                var flush = await writer.FlushAsync().ConfigureAwait(false);
+                if (flush.IsCompleted)
+                {
+                    break;
+                }
+            }
+        }
+        catch (Exception ex) when (ex is IOException or ObjectDisposedException or SocketException or InvalidOperationException or System.Security.Authentication.AuthenticationException)
+        {
+            error = Volatile.Read(ref _disposed) != 0 ? null : new IOException(ex.Message, ex);
+        }
+
+        try
+        {
+            await writer.CompleteAsync(error).ConfigureAwait(false);
+        }
+        catch (InvalidOperationException)
+        {
+        }
+    }
+
+    private async Task SendAsync()
+    {
+        var reader = _output.Reader;
+        try
+        {
+            while (true)
+            {
+                var result = await reader.ReadAsync().ConfigureAwait(false);
+                var buffer = result.Buffer;
+                foreach (var segment in buffer)
+                {
+                    await _stream.WriteAsync(segment).ConfigureAwait(false);
+                }
+
+                if (!buffer.IsEmpty)
+                {
+                    await _stream.FlushAsync().ConfigureAwait(false);
+                }
+
+                reader.AdvanceTo(buffer.End);
+                if (result.IsCompleted || result.IsCanceled)
+                {
+                    break;
+                }
+            }
+
+            // The writer completed: close_notify, then FIN, as a socket transport sends FIN.
+            if (_stream is SslStream ssl)
+            {
+                await ssl.ShutdownAsync().ConfigureAwait(false);
+            }
+
+            _socket.Shutdown(SocketShutdown.Send);
+            await reader.CompleteAsync().ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is IOException or ObjectDisposedException or SocketException or InvalidOperationException or NotSupportedException)
+        {
+            try
+            {
+                await reader.CompleteAsync(ex).ConfigureAwait(false);
+            }
+            catch (InvalidOperationException)
+            {
+            }
+        }
+    }
+}
