@@ -34,11 +34,15 @@ scenarios = []
 for r in rows(results):
     if r["scenario"] not in scenarios:
         scenarios.append(r["scenario"])
-targets = ["direct", "sidekick", "nginx", "haproxy"]
+targets = ["direct", "sidekick", "nginx", "haproxy", "sidekick-tls", "nginx-tls", "haproxy-tls"]
 
 
 def m(s, t, k):
     return med(data[(s, t)][k]) if (s, t) in data else None
+
+
+def peer(t, name):
+    return name + "-tls" if t.endswith("-tls") else name
 
 
 def fmt(v, spec="{:.0f}"):
@@ -72,8 +76,8 @@ for s in scenarios:
         out.append("| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |".format(
             s, t, fmt(m(s, t, "rps")), fmt(m(s, t, "mbps"), "{:.1f}"),
             ratio(v, m(s, "direct", thr)) if t != "direct" else "",
-            ratio(v, m(s, "nginx", thr)) if t not in ("direct", "nginx") else "",
-            ratio(v, m(s, "haproxy", thr)) if t not in ("direct", "haproxy") else "",
+            ratio(v, m(s, peer(t, "nginx"), thr)) if t not in ("direct", "nginx", "nginx-tls") else "",
+            ratio(v, m(s, peer(t, "haproxy"), thr)) if t not in ("direct", "haproxy", "haproxy-tls") else "",
             fmt(m(s, t, "p50_ms"), "{:.2f}"), fmt(m(s, t, "p99_ms"), "{:.2f}"),
             fmt(m(s, t, "cpu_us"), "{:.1f}"),
             fmt(None if m(s, t, "rss_idle_kb") is None else m(s, t, "rss_idle_kb") / 1024, "{:.1f}"),

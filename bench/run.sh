@@ -42,11 +42,14 @@ HARD=$(ulimit -Hn); [[ $HARD == unlimited ]] && HARD=1048576
 IDLE_CONNS=$(( HARD / 2 - 300 )); (( IDLE_CONNS > 10000 )) && IDLE_CONNS=10000
 HA_MAXCONN=$(( IDLE_CONNS + 100 ))
 
-BACKEND=18081; SK=18090; NX=18091; HA=18092
+BACKEND=18081; SK=18090; NX=18091; HA=18092; SKS=18093; NXS=18094; HAS=18095
 mkdir -p "$W/www" "$W/nginx-b" "$W/nginx-p"
 head -c 1048576 /dev/urandom > "$W/www/1m"
 head -c $((100 * 1048576)) /dev/zero > "$W/www/100m"
 head -c 1048576 /dev/urandom > "$W/body-1m"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj /CN=127.0.0.1 \
+  -addext subjectAltName=IP:127.0.0.1 -keyout "$W/tls.key" -out "$W/tls.crt" 2>/dev/null
+cat "$W/tls.crt" "$W/tls.key" > "$W/tls.pem"
 chmod -R a+rX "$W"   # nginx workers run as an unprivileged user
 
 cat > "$W/backend.conf" <<EOF
@@ -81,6 +84,10 @@ http {
   upstream backend { server 127.0.0.1:$BACKEND; keepalive 128; }
   server {
     listen 127.0.0.1:$NX;
+    listen 127.0.0.1:$NXS ssl;
+    ssl_certificate $W/tls.crt;
+    ssl_certificate_key $W/tls.key;
+    ssl_protocols TLSv1.2 TLSv1.3;
     client_max_body_size 0;
     location / {
       proxy_pass http://backend;
@@ -104,6 +111,7 @@ defaults
   http-reuse always
 frontend fe
   bind 127.0.0.1:$HA
+  bind 127.0.0.1:$HAS ssl crt $W/tls.pem alpn http/1.1
   default_backend be
 backend be
   server b1 127.0.0.1:$BACKEND
@@ -114,24 +122,30 @@ wrk.headers["Content-Type"] = "application/octet-stream"
 EOF
 
 taskset -c $LOAD_CPU nginx -c "$W/backend.conf" -g 'daemon off;' & PIDS+=($!)
-wait_ok() { for i in $(seq 1 150); do curl -fsS -o /dev/null "$1" 2>/dev/null && return 0; sleep 0.1; done; echo "bench: $1 not answering" >&2; return 1; }
+wait_ok() { for i in $(seq 1 150); do curl -fsS -o /dev/null "$@" 2>/dev/null && return 0; sleep 0.1; done; echo "bench: $1 not answering" >&2; return 1; }
 wait_ok "http://127.0.0.1:$BACKEND/small"
 taskset -c $PROXY_CPU nginx -c "$W/proxy.conf" -g 'daemon off;' & PIDS+=($!); NX_MASTER=$!
 taskset -c $PROXY_CPU haproxy -db -f "$W/haproxy.cfg" >/dev/null 2>&1 & PIDS+=($!); HA_PID=$!
 taskset -c $PROXY_CPU "$SIDEKICK" --quiet --address 127.0.0.1:$SK --health-path=/small "http://127.0.0.1:$BACKEND" >"$W/sidekick.log" 2>&1 & PIDS+=($!); SK_PID=$!
+# A second sidekick terminating TLS (sidekick has one listener per process).
+taskset -c $PROXY_CPU "$SIDEKICK" --quiet --address 127.0.0.1:$SKS --cert "$W/tls.crt" --key "$W/tls.key" --health-path=/small "http://127.0.0.1:$BACKEND" >"$W/sidekick-tls.log" 2>&1 & PIDS+=($!); SKS_PID=$!
 wait_ok "http://127.0.0.1:$SK/v1/health" || { cat "$W/sidekick.log" >&2; exit 1; }
 for p in $SK $NX $HA; do wait_ok "http://127.0.0.1:$p/small"; done
+for p in $SKS $NXS $HAS; do wait_ok "https://127.0.0.1:$p/small" -k; done
 
-port_of() { case $1 in direct) echo $BACKEND;; sidekick) echo $SK;; nginx) echo $NX;; haproxy) echo $HA;; esac; }
+port_of() { case $1 in direct) echo $BACKEND;; sidekick) echo $SK;; nginx) echo $NX;; haproxy) echo $HA;;
+  sidekick-tls) echo $SKS;; nginx-tls) echo $NXS;; haproxy-tls) echo $HAS;; esac; }
 # Processes whose CPU and memory count for a target (nginx: its workers too).
 pids_of() {
   case $1 in
     sidekick) echo $SK_PID;;
-    haproxy) echo $HA_PID;;
-    nginx) echo $NX_MASTER $(pgrep -P $NX_MASTER | tr '\n' ' ');;
+    sidekick-tls) echo $SKS_PID;;
+    haproxy|haproxy-tls) echo $HA_PID;;
+    nginx|nginx-tls) echo $NX_MASTER $(pgrep -P $NX_MASTER | tr '\n' ' ');;
     *) echo "";;
   esac
 }
+scheme_of() { [[ $1 == *-tls ]] && echo https || echo http; }
 ticks() { local t=0; for p in $(pids_of "$1"); do t=$(( t + $(awk '{print $14 + $15}' /proc/$p/stat) )); done; echo $t; }
 rss_kb() { local r=0; for p in $(pids_of "$1"); do r=$(( r + $(awk '/VmRSS/{print $2}' /proc/$p/status) )); done; echo $r; }
 alloc_bytes() { curl -fsS "http://127.0.0.1:$SK/.prometheus/metrics" 2>/dev/null | awk '/^dotnet_gc_allocated_bytes_total /{printf "%d", $2}'; }
@@ -147,7 +161,7 @@ run_wrk() { # scenario target round conns path extra-args...
   local t0 r0 a0 peak out
   t0=$(ticks "$target"); r0=$(rss_kb "$target"); peak=$r0
   [[ $target == sidekick ]] && a0=$(alloc_bytes) || a0=""
-  out=$(taskset -c $LOAD_CPU wrk -t1 -c"$conns" -d"${DURATION}s" --latency "$@" "http://127.0.0.1:$port$path" 2>&1 &
+  out=$(taskset -c $LOAD_CPU wrk -t1 -c"$conns" -d"${DURATION}s" --latency "$@" "$(scheme_of "$target")://127.0.0.1:$port$path" 2>&1 &
         wpid=$!; while kill -0 $wpid 2>/dev/null; do r=$(rss_kb "$target"); (( r > peak )) && peak=$r; echo "$peak" > "$W/peak"; sleep 0.2; done; wait $wpid)
   [[ -f $W/peak ]] && peak=$(cat "$W/peak"); rm -f "$W/peak"
   local reqs rps p50 p99 mbps cpu alloc=""
@@ -175,6 +189,7 @@ for round in $(seq 1 "$ROUNDS"); do
   for t in "${TARGETS[@]}"; do run_wrk get-1MiB "$t" "$round" 8 /1m; done
   for t in "${TARGETS[@]}"; do run_wrk post-1MiB "$t" "$round" 8 /upload -s "$W/post.lua"; done
   for t in "${TARGETS[@]}"; do run_wrk low-load-4c "$t" "$round" 4 /small; done
+  for t in sidekick-tls nginx-tls haproxy-tls; do run_wrk tls-small-keepalive "$t" "$round" 64 /small; done
 done
 
 # 100 MiB up and down: peak RSS growth of each proxy while one stream passes.

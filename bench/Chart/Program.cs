@@ -5,7 +5,8 @@ using ScottPlot;
 // One group of bars per scenario: throughput of each proxy as a fraction of direct-to-backend (median over rounds).
 var lines = File.ReadAllLines(args[0]).Skip(1).Select(l => l.Split('\t')).ToList();
 string[] targets = ["sidekick", "nginx", "haproxy"];
-var scenarios = lines.Select(l => l[0]).Distinct().ToList();
+// Only scenarios with a direct-to-backend figure to compare with (not the TLS one).
+var scenarios = lines.Where(l => l[1] == "direct").Select(l => l[0]).Distinct().ToList();
 
 static double Median(IEnumerable<double> xs)
 {
