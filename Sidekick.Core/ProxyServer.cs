@@ -7,6 +7,7 @@ using System.Text;
 using Sidekick.Core.Backends;
 using Sidekick.Core.Config;
 using Sidekick.Core.Health;
+using Sidekick.Core.Observability;
 using Sidekick.Core.Proxy;
 using Sidekick.Core.Transport;
 using Sidekick.Core.Upstream;
@@ -48,6 +49,7 @@ public sealed class ProxyServer : IAsyncDisposable
         _random = random;
         _onTransition = onTransition;
         _probe = probe ?? new HttpHealthProbe(Http1Limits);
+        Tracer = new RequestTracer(options, Metrics);
 
         var endPoint = options.ListenEndPoint;
         _listener = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
@@ -96,6 +98,14 @@ public sealed class ProxyServer : IAsyncDisposable
 
     internal Generation Generation => Volatile.Read(ref _generation);
 
+    /// <summary>Server-wide counters (local responses, trace drops) for the metrics page and the table.</summary>
+    public ServerMetrics Metrics { get; } = new();
+
+    /// <summary>Completed requests and probes to print (I3-I5); read by one writer. Ends when the server stops.</summary>
+    public System.Threading.Channels.ChannelReader<TraceRecord> Traces => Tracer.Reader;
+
+    internal RequestTracer Tracer { get; }
+
     internal void CountRetry() => Interlocked.Increment(ref _retries);
 
     /// <summary>
@@ -124,7 +134,7 @@ public sealed class ProxyServer : IAsyncDisposable
         Reload(Config.Sites.Build([.. Options.Sites.Select(s => s.Argument)], Options.HealthPath, Options.ReadHealthPath, Options.HealthPort));
 
     private Generation NewGeneration(BackendTable table) =>
-        new(table, new HealthMonitor(table, Options, _probe, Time, _random, _onTransition));
+        new(table, new HealthMonitor(table, Options, _probe, Time, _random, _onTransition, Tracer));
 
     /// <summary>True once a stop has begun: /v1/health answers 503, keep-alive ends.</summary>
     public bool IsStopping => _stopping.IsCancellationRequested;
@@ -169,6 +179,7 @@ public sealed class ProxyServer : IAsyncDisposable
         await Task.WhenAny(all, Task.Delay(drainTimeout, Time)).ConfigureAwait(false);
         await _pruneTimer.DisposeAsync().ConfigureAwait(false);
         Generation.Monitor.Dispose();
+        Tracer.Complete();
         foreach (var site in Table.Sites)
         {
             foreach (var b in site.Backends)
