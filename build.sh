@@ -19,7 +19,21 @@ USAGE
 
 verb_build() { dotnet build Sidekick.sln -c Debug -nologo "$@"; }
 
+# promtool (Debian package prometheus) validates the /.prometheus/metrics output in the tests; install it
+# when missing and we can (root with apt), so CI on a fresh machine has it.
+ensure_promtool() {
+  command -v promtool >/dev/null 2>&1 && return 0
+  if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing promtool (Debian package prometheus)"
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus; } >/dev/null \
+      || echo "warning: could not install promtool; the promtool test will fail" >&2
+  else
+    echo "warning: promtool missing (apt-get install prometheus); the promtool test will fail" >&2
+  fi
+}
+
 verb_test() {
+  ensure_promtool
   local results=artifacts/test-results
   rm -rf "$results"; mkdir -p "$results"
   local rc=0
