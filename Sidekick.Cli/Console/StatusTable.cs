@@ -32,7 +32,7 @@ internal static class StatusTable
             "MIN LATENCY", "MAX LATENCY", "P99 LATENCY", "IN-FLIGHT"];
         foreach (var c in columns)
         {
-            table.AddColumn(new TableColumn(new Markup("[green]" + Markup.Escape(c) + "[/]")));
+            table.AddColumn(new TableColumn(new Markup("[green]" + Markup.Escape(c) + "[/]")) { NoWrap = c == "HOST" });
         }
 
         foreach (var r in rows)
@@ -46,8 +46,8 @@ internal static class StatusTable
                 new Text(r.Failures.ToString(System.Globalization.CultureInfo.InvariantCulture)),
                 new Text(ConsoleText.Iec(r.Rx)),
                 new Text(ConsoleText.Iec(r.Tx)),
-                new Text(ConsoleText.Micros(r.TotalDowntime)),
-                new Text(ConsoleText.Micros(r.LastDowntime)),
+                new Text(Seconds(r.TotalDowntime)),
+                new Text(Seconds(r.LastDowntime)),
                 new Text(ConsoleText.Micros(r.MinLatency)),
                 new Text(ConsoleText.Micros(r.MaxLatency)),
                 new Text(ConsoleText.Micros(r.P99)),
@@ -57,6 +57,9 @@ internal static class StatusTable
 
         return table;
     }
+
+    /// <summary>Downtimes to the second (latencies keep microseconds): a table cell, not a measurement.</summary>
+    private static string Seconds(TimeSpan t) => Sidekick.Core.Config.GoDuration.Format(TimeSpan.FromSeconds(Math.Round(t.TotalSeconds)));
 
     /// <summary>Redraws the table every 500 ms until <paramref name="stop"/> is cancelled.</summary>
     public static async Task RunAsync(IAnsiConsole console, ProxyServer server, CancellationToken stop)
