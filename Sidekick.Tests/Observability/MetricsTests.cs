@@ -184,6 +184,38 @@ public class MetricsTests
         h.Quantile(0.5).TotalSeconds.ShouldBe(30);
     }
 
+    [Test]
+    public void Histogram_Record_AllocatesNothing()
+    {
+        var h = new LatencyHistogram();
+        h.Record(1); // JIT and statics first
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        for (var i = 0; i < 10_000; i++)
+        {
+            h.Record(i * 1000L);
+        }
+
+        (GC.GetAllocatedBytesForCurrentThread() - before).ShouldBe(0);
+    }
+
+    [Test]
+    public async Task Metrics_AfterReloadWithTheSameSites_KeepCountersAndNewEndpointsStartAtZero()
+    {
+        await using var a = FakeBackend.Ok();
+        await using var b = FakeBackend.Ok();
+        await using var proxy = ProxyUnderTest.Start([a.Url]);
+        (await RequestAsync(proxy, "GET / HTTP/1.1\r\nHost: a\r\n\r\n")).Status.ShouldBe(200);
+        var site = proxy.Server.Options.Sites[0];
+        var health = site.Backends[0].HealthUrl;
+
+        proxy.Server.Reload([site with { Backends = [site.Backends[0], new Sidekick.Core.Config.BackendOptions(b.Url, new Uri(b.Url), health)] }]);
+
+        var text = await ScrapeAsync(proxy);
+        Value(text, $"sidekick_requests_total{{endpoint=\"{a.Url}\"}}").ShouldBe(1);
+        Value(text, $"sidekick_request_duration_seconds_count{{endpoint=\"{a.Url}\"}}").ShouldBe(1);
+        Value(text, $"sidekick_requests_total{{endpoint=\"{b.Url}\"}}").ShouldBe(0);
+    }
+
     private static string? FindOnPath(string name) =>
         (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries)
             .Select(d => Path.Combine(d, name)).FirstOrDefault(File.Exists);
