@@ -19,14 +19,18 @@ USAGE
 
 verb_build() { dotnet build Sidekick.sln -c Debug -nologo "$@"; }
 
-# The TLS tests drive real clients (curl, openssl s_client); install them on a fresh machine.
+# Tools the tests drive: curl and openssl s_client (TLS tests), promtool from Debian's prometheus package
+# (the /.prometheus/metrics test). Installed when missing, so CI on a fresh machine has them.
 ensure_tools() {
   local missing=()
   command -v curl >/dev/null 2>&1 || missing+=(curl)
   command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+  command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
   if [[ ${#missing[@]} -gt 0 ]] && command -v apt-get >/dev/null 2>&1; then
     local sudo=""; [[ $(id -u) -ne 0 ]] && sudo="sudo"
-    $sudo apt-get update -qq && $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+    echo "installing: ${missing[*]}"
+    { $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"; } >/dev/null \
+      || echo "warning: could not install ${missing[*]}; tests that need them will fail" >&2
   fi
 }
 

@@ -3,6 +3,8 @@ using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using Sidekick.Core;
 using Sidekick.Core.Config;
+using Sidekick.Core.Observability;
+using Sidekick.Cli.Output;
 
 namespace Sidekick.Cli;
 
@@ -12,10 +14,15 @@ internal static class ProxyHost
     public static int Run(SidekickOptions options)
     {
         ResourceLimits.RaiseOpenFiles();
+        // I1: console mode streams logs and traces; an interactive terminal gets the live table instead.
+        var consoleMode = ConsoleMode.IsConsole(options, Console.IsOutputRedirected);
+        var stdout = new StreamWriter(Console.OpenStandardOutput(), new System.Text.UTF8Encoding(false), 64 * 1024) { AutoFlush = false };
+        var writer = consoleMode ? new ConsoleWriter(stdout, options.Json, options.Debug) : null;
         ProxyServer server;
         try
         {
-            server = ProxyServer.Start(options);
+            server = ProxyServer.Start(consoleMode ? options : options with { Trace = TraceMode.None },
+                writer is not null && options.Log && !options.Quiet ? writer.OnTransition : null);
         }
         catch (SocketException ex)
         {
@@ -55,6 +62,21 @@ internal static class ProxyHost
             }
         }
 
+        DiagnosticsServer? pprof = null;
+        if (options.PprofAddress is { Length: > 0 } pprofAddress)
+        {
+            try
+            {
+                pprof = DiagnosticsServer.Start(ListenAddress.Parse(pprofAddress));
+            }
+            catch (Exception ex) when (ex is SocketException or ConfigException or FormatException)
+            {
+                Console.Error.WriteLine($"sidekick: --pprof {pprofAddress}: {ex.Message}");
+                server.StopAsync(TimeSpan.Zero).GetAwaiter().GetResult();
+                return 1;
+            }
+        }
+
         using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnStop);
         using var intr = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnStop);
         using var hup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, OnHangup);
@@ -71,8 +93,15 @@ internal static class ProxyHost
 
         Console.Out.WriteLine($"sidekick: listening on '{Format(server.LocalEndPoint)}'");
         Console.Out.Flush();
+        var writing = writer?.RunAsync(server.Tracer.Enabled ? server.Traces : null);
+        using var tableStop = new CancellationTokenSource();
+        var table = consoleMode ? null : Task.Run(() => StatusTable.RunAsync(Spectre.Console.AnsiConsole.Console, server, tableStop.Token));
         stop.Wait();
         server.StopAsync(options.Limits.ShutdownTimeout).GetAwaiter().GetResult();
+        tableStop.Cancel();
+        writer?.Complete();
+        Task.WhenAll(new[] { writing, table }.OfType<Task>()).Wait(TimeSpan.FromSeconds(5));
+        pprof?.DisposeAsync().AsTask().Wait(TimeSpan.FromSeconds(2));
         return 0;
     }
 

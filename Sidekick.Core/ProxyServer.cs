@@ -10,6 +10,7 @@ using Sidekick.Core.Backends;
 using Sidekick.Core.Config;
 using Sidekick.Core.NameResolution;
 using Sidekick.Core.Health;
+using Sidekick.Core.Observability;
 using Sidekick.Core.Proxy;
 using Sidekick.Core.Tls;
 using Sidekick.Core.Transport;
@@ -57,6 +58,7 @@ public sealed class ProxyServer : IAsyncDisposable
         _random = random;
         _onTransition = onTransition;
         _probe = probe ?? new HttpHealthProbe(Http1Limits);
+        Tracer = new RequestTracer(options, Metrics);
 
         // TLS and DNS (issue 6): certificate problems are fatal here, before the listener exists.
         Certificate = ServerCertificate.FromOptions(options, time, message => Console.Error.WriteLine("sidekick: " + message));
@@ -127,6 +129,14 @@ public sealed class ProxyServer : IAsyncDisposable
     public Task FirstHealthRound => Generation.Monitor.FirstRound;
 
     internal Generation Generation => Volatile.Read(ref _generation);
+
+    /// <summary>Server-wide counters (local responses, trace drops) for the metrics page and the table.</summary>
+    public ServerMetrics Metrics { get; } = new();
+
+    /// <summary>Completed requests and probes to print (I3-I5); read by one writer. Ends when the server stops.</summary>
+    public System.Threading.Channels.ChannelReader<TraceRecord> Traces => Tracer.Reader;
+
+    internal RequestTracer Tracer { get; }
 
     internal void CountRetry() => Interlocked.Increment(ref _retries);
 
@@ -206,7 +216,7 @@ public sealed class ProxyServer : IAsyncDisposable
         Reload(Config.Sites.Build([.. Options.Sites.Select(s => s.Argument)], Options.HealthPath, Options.ReadHealthPath, Options.HealthPort));
 
     private Generation NewGeneration(BackendTable table) =>
-        new(table, new HealthMonitor(table, Options, _probe, Time, _random, _onTransition));
+        new(table, new HealthMonitor(table, Options, _probe, Time, _random, _onTransition, Tracer));
 
     /// <summary>True once a stop has begun: /v1/health answers 503, keep-alive ends.</summary>
     public bool IsStopping => _stopping.IsCancellationRequested;
@@ -258,6 +268,7 @@ public sealed class ProxyServer : IAsyncDisposable
         Certificate?.Dispose();
         _dns.Dispose();
         Generation.Monitor.Dispose();
+        Tracer.Complete();
         foreach (var site in Table.Sites)
         {
             foreach (var b in site.Backends)

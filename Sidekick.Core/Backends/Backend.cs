@@ -102,6 +102,9 @@ public sealed class Backend
         return Transition.Down;
     }
 
+    /// <summary>Latency histograms and health-error counts (survive SIGHUP with the backend).</summary>
+    public Observability.BackendMetrics Metrics { get; } = new();
+
     /// <summary>Endpoint as configured (the metrics label).</summary>
     public string Endpoint => Options.Endpoint;
 

@@ -1,5 +1,6 @@
 using Sidekick.Core.Backends;
 using Sidekick.Core.Config;
+using Sidekick.Core.Observability;
 
 namespace Sidekick.Core.Health;
 
@@ -26,12 +27,14 @@ internal sealed class HealthMonitor : IDisposable
     private readonly TimeSpan _timeout;
     private readonly bool _optimistic;
     private readonly Action<BackendTransition>? _onTransition;
+    private readonly RequestTracer? _tracer;
     private readonly CancellationTokenSource _stop = new();
     private readonly TaskCompletionSource _firstRound = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _probedCount;
 
-    public HealthMonitor(BackendTable table, SidekickOptions options, IHealthProbe probe, TimeProvider time, Random random, Action<BackendTransition>? onTransition)
+    public HealthMonitor(BackendTable table, SidekickOptions options, IHealthProbe probe, TimeProvider time, Random random, Action<BackendTransition>? onTransition, RequestTracer? tracer = null)
     {
+        _tracer = tracer is { Enabled: true } ? tracer : null;
         _table = table;
         _probe = probe;
         _time = time;
@@ -100,11 +103,19 @@ internal sealed class HealthMonitor : IDisposable
                     await Task.Delay(delay, _time, token).ConfigureAwait(false);
                 }
 
+                var started = System.Diagnostics.Stopwatch.GetTimestamp();
                 var result = await _probe.ProbeAsync(backend, _timeout, token).ConfigureAwait(false);
                 if (token.IsCancellationRequested)
                 {
                     break;
                 }
+
+                if (!result.Up)
+                {
+                    backend.Metrics.CountProbeFailure();
+                }
+
+                TraceProbe(backend, result, started);
 
                 probes++;
                 var firstResult = !backend.Probed;
@@ -136,6 +147,36 @@ internal sealed class HealthMonitor : IDisposable
         }
 
         backend.StopProbing(this);
+    }
+
+    /// <summary>
+    /// A probe that got an HTTP response is traced unless --trace application (D7); it is matched by origin,
+    /// not by path (fixes D8). It is never counted in the backend's request counters.
+    /// </summary>
+    private void TraceProbe(Backend backend, ProbeResult result, long started)
+    {
+        if (_tracer is null || result.StatusCode == 0 || !_tracer.Wants(TraceOrigin.HealthProbe, result.StatusCode))
+        {
+            return;
+        }
+
+        var latency = System.Diagnostics.Stopwatch.GetElapsedTime(started);
+        var url = backend.Options.HealthUrl;
+        _tracer.Write(new TraceRecord
+        {
+            Origin = TraceOrigin.HealthProbe,
+            Endpoint = backend.Endpoint,
+            Time = DateTime.UtcNow - latency,
+            Client = "sidekick",
+            Latency = latency,
+            StatusCode = result.StatusCode,
+            StatusMessage = StatusText.For(result.StatusCode),
+            HealthError = result.Up ? null : result.Error,
+            Method = "GET",
+            Path = url.AbsolutePath,
+            Query = url.Query.TrimStart('?'),
+            Host = url.Authority,
+        });
     }
 
     private void CountProbed()

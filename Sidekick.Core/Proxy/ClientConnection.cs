@@ -13,7 +13,7 @@ namespace Sidekick.Core.Proxy;
 /// One client connection: reads request heads, answers built-in paths, forwards everything else to a backend
 /// and the response back, request after request (keep-alive, pipelining in order).
 /// </summary>
-internal sealed class ClientConnection
+internal sealed partial class ClientConnection
 {
     private static readonly byte[] ProtoHttp = "http"u8.ToArray();
     private static readonly byte[] ProtoHttps = "https"u8.ToArray();
@@ -238,6 +238,7 @@ internal sealed class ClientConnection
     {
         _rx = _request.HeadLength;
         _tx = 0;
+        _requestStart = System.Diagnostics.Stopwatch.GetTimestamp();
         _sawResponseByte = false;
         _clientGone = false;
 
@@ -254,6 +255,12 @@ internal sealed class ClientConnection
             _tx += CertificateResponses.Write(ClientOut, _server.Certificate?.AutoTlsPem, close: !keepAlive, omitBody: false);
             await ClientOut.FlushAsync().ConfigureAwait(false);
             return keepAlive;
+        }
+
+        // I7: the metrics page, exact path, any method; never proxied, never counted as a request.
+        if (_request.Path.SequenceEqual("/.prometheus/metrics"u8))
+        {
+            return await AnswerMetricsAsync().ConfigureAwait(false);
         }
 
         var generation = _server.Generation;
@@ -303,6 +310,7 @@ internal sealed class ClientConnection
             }
 
             var lease = backend.Acquire();
+            StartAttempt();
             ForwardOutcome outcome;
             try
             {
@@ -310,18 +318,18 @@ internal sealed class ClientConnection
             }
             catch
             {
-                lease.End(0, _rx, _tx, failed: false);
+                EndLease(lease, 0, failed: false, clientFault: true);
                 throw;
             }
 
             if (!outcome.Failed)
             {
-                lease.End(_response.StatusCode, _rx, _tx, failed: false);
+                EndLease(lease, _response.StatusCode, failed: false);
                 return outcome.KeepClientConnection;
             }
 
             var backendFault = outcome.Blame == Blame.Backend;
-            lease.End(0, _rx, _tx, failed: backendFault);
+            EndLease(lease, _sawResponseByte ? _response.StatusCode : 0, failed: backendFault, clientFault: !backendFault);
             if (!backendFault)
             {
                 return false;
@@ -329,6 +337,7 @@ internal sealed class ClientConnection
 
             if (outcome.Transport && outcome.Progress != Progress.ResponseStarted && !_sawResponseByte)
             {
+                backend.Metrics.CountPassiveFailure();
                 generation.Monitor.ReportFailure(backend, outcome.Message ?? "transport failure"); // D5
             }
 
@@ -386,13 +395,17 @@ internal sealed class ClientConnection
 
     private void WriteBadGateway(string error, bool close)
     {
+        _server.Metrics.CountLocalResponse(502);
         var body = LocalResponses.BackendDownXml(error, LocalResponses.DecodePath(_request.Path));
         _tx += LocalResponses.Write(ClientOut, 502, "application/xml", body, close,
             omitBody: _request.MethodKind == HttpMethodKind.Head, extraHeaders: "Retry-After: 120\r\n");
     }
 
-    private void WriteLocal(int status, string body, bool close, string? extraHeaders = null) =>
+    private void WriteLocal(int status, string body, bool close, string? extraHeaders = null)
+    {
+        _server.Metrics.CountLocalResponse(status);
         _tx += LocalResponses.Write(ClientOut, status, "text/plain; charset=utf-8", body, close, omitBody: false, extraHeaders);
+    }
 
     /// <summary>
     /// Forwards the current request to <paramref name="backend"/> and relays the response. A reused pooled
@@ -689,6 +702,7 @@ internal sealed class ClientConnection
 
             if (!buffer.IsEmpty)
             {
+                MarkFirstResponseByte();
                 _sawResponseByte = true;
                 var status = Http1Parser.TryParseResponse(buffer, _response, _request.MethodKind, _server.Http1Limits, out var consumed, out var error);
                 if (status == ParseStatus.Complete)
