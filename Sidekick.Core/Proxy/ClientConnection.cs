@@ -129,9 +129,9 @@ internal sealed partial class ClientConnection
             {
                 var result = await ClientIn.ReadAsync(linger.Token).ConfigureAwait(false);
                 ClientIn.AdvanceTo(result.Buffer.End);
-                if (result.IsCompleted || result.IsCanceled)
+                if (result.IsCompleted)
                 {
-                    break;
+                    break; // a stray CancelPendingRead (IsCanceled) must not cut the linger short
                 }
             }
         }
@@ -528,16 +528,25 @@ internal sealed partial class ClientConnection
         }
         finally
         {
+            // Cancel only what still runs: a cancel with no read pending would cancel the connection's next read.
             if (watchTask is not null)
             {
-                ClientIn.CancelPendingRead();
+                if (!watchTask.IsCompleted)
+                {
+                    ClientIn.CancelPendingRead();
+                }
+
                 await watchTask.ConfigureAwait(false);
             }
 
             if (bodyTask is not null)
             {
-                ClientIn.CancelPendingRead();
-                upstream.Output.CancelPendingFlush();
+                if (!bodyTask.IsCompleted)
+                {
+                    ClientIn.CancelPendingRead();
+                    upstream.Output.CancelPendingFlush();
+                }
+
                 await bodyTask.ConfigureAwait(false);
             }
 
@@ -566,92 +575,112 @@ internal sealed partial class ClientConnection
         await Task.Yield(); // run beside the response reader
         var remaining = _request.Framing == BodyFraming.ContentLength ? _request.ContentLength : -1;
         _requestChunks.Reset();
-        try
+        while (true)
         {
-            while (true)
+            ReadResult result;
+            try
             {
-                var result = await ClientIn.ReadAsync().ConfigureAwait(false);
-                var buffer = result.Buffer;
-                if (result.IsCanceled)
+                result = await ClientIn.ReadAsync().ConfigureAwait(false);
+            }
+            catch (Exception ex) when (IsIoFailure(ex))
+            {
+                return ClientAborted(upstream);
+            }
+
+            var buffer = result.Buffer;
+            if (result.IsCanceled)
+            {
+                ClientIn.AdvanceTo(buffer.Start);
+                return BodyOutcome.Cancelled;
+            }
+
+            long take;
+            var done = false;
+            if (remaining >= 0)
+            {
+                take = Math.Min(remaining, buffer.Length);
+                remaining -= take;
+                done = remaining == 0;
+            }
+            else
+            {
+                var status = _requestChunks.Advance(buffer, _server.Http1Limits, out take, out _);
+                if (status == ChunkedStatus.Error)
                 {
-                    ClientIn.AdvanceTo(buffer.Start);
-                    return BodyOutcome.Cancelled;
+                    // The client sent a malformed chunked body: the backend's view of this request is now
+                    // broken, so abort both sides; the client is to blame.
+                    ClientIn.AdvanceTo(buffer.End);
+                    return ClientAborted(upstream);
                 }
 
-                long take;
-                var done = false;
-                if (remaining >= 0)
-                {
-                    take = Math.Min(remaining, buffer.Length);
-                    remaining -= take;
-                    done = remaining == 0;
-                }
-                else
-                {
-                    var status = _requestChunks.Advance(buffer, _server.Http1Limits, out take, out _);
-                    if (status == ChunkedStatus.Error)
-                    {
-                        // The client sent a malformed chunked body: the backend's view of this request is
-                        // now broken, so abort both sides.
-                        ClientIn.AdvanceTo(buffer.End);
-                        _clientGone = true;
-                        upstream.Input.CancelPendingRead();
-                        return BodyOutcome.ClientAborted;
-                    }
+                done = status == ChunkedStatus.Done;
+            }
 
-                    done = status == ChunkedStatus.Done;
-                }
-
-                var slice = buffer.Slice(0, take);
+            var slice = buffer.Slice(0, take);
+            try
+            {
                 foreach (var segment in slice)
                 {
                     upstream.Output.Write(segment.Span);
                 }
+            }
+            catch (Exception ex) when (IsIoFailure(ex))
+            {
+                ClientIn.AdvanceTo(buffer.Start);
+                return BodyOutcome.BackendFailed; // the response reader sees the backend's side and answers 502
+            }
 
-                _rx += take;
-                if (done || take == buffer.Length)
+            _rx += take;
+            if (done || take == buffer.Length)
+            {
+                ClientIn.AdvanceTo(slice.End);
+            }
+            else
+            {
+                ClientIn.AdvanceTo(slice.End, buffer.End);
+            }
+
+            if (take > 0 || done)
+            {
+                FlushResult flush;
+                try
                 {
-                    ClientIn.AdvanceTo(slice.End);
+                    flush = await upstream.Output.FlushAsync().ConfigureAwait(false);
                 }
-                else
+                catch (Exception ex) when (IsIoFailure(ex))
                 {
-                    ClientIn.AdvanceTo(slice.End, buffer.End);
+                    return BodyOutcome.BackendFailed;
                 }
 
-                if (take > 0 || done)
+                if (flush.IsCanceled)
                 {
-                    var flush = await upstream.Output.FlushAsync().ConfigureAwait(false);
-                    if (flush.IsCanceled)
-                    {
-                        return BodyOutcome.Cancelled;
-                    }
-
-                    if (flush.IsCompleted)
-                    {
-                        return BodyOutcome.BackendFailed;
-                    }
+                    return BodyOutcome.Cancelled;
                 }
 
-                if (done)
+                if (flush.IsCompleted)
                 {
-                    return BodyOutcome.Completed;
-                }
-
-                if (result.IsCompleted)
-                {
-                    _clientGone = true;
-                    upstream.Input.CancelPendingRead(); // stop waiting for a response nobody will read
-                    return BodyOutcome.ClientAborted;
+                    return BodyOutcome.BackendFailed;
                 }
             }
+
+            if (done)
+            {
+                return BodyOutcome.Completed;
+            }
+
+            if (result.IsCompleted)
+            {
+                return ClientAborted(upstream);
+            }
         }
-        catch (Exception ex) when (IsIoFailure(ex))
-        {
-            // Either side failed; the response reader sees the backend side, a client failure is recorded here.
-            _clientGone = true;
-            upstream.Input.CancelPendingRead();
-            return BodyOutcome.ClientAborted;
-        }
+    }
+
+    /// <summary>The client went away (or broke the body) mid-request: stop waiting for a response nobody will read.</summary>
+    private BodyOutcome ClientAborted(UpstreamConnection upstream)
+    {
+        _clientGone = true;
+        upstream.Input.CancelPendingRead();
+        return BodyOutcome.ClientAborted;
     }
 
     /// <summary>
@@ -864,7 +893,11 @@ internal sealed partial class ClientConnection
         // Stop the helpers that read the client; the tunnel owns both directions now.
         if (watchTask is not null)
         {
-            ClientIn.CancelPendingRead();
+            if (!watchTask.IsCompleted)
+            {
+                ClientIn.CancelPendingRead();
+            }
+
             await watchTask.ConfigureAwait(false);
         }
 

@@ -517,3 +517,59 @@ public class Http10ClientTests
         TestHttp.HeaderValue(backend.AllReceived, "Host").ShouldBe($"127.0.0.1:{backend.Port}");
     }
 }
+
+/// <summary>Backend failures while the request body is still being sent are the backend's, not the client's.</summary>
+public class RequestBodyFailureTests
+{
+    [Test]
+    public async Task BackendReadsTheBodyAndClosesWithoutAnswering_Gives502()
+    {
+        await using var backend = new FakeBackend(async c =>
+        {
+            var head = await c.ReadHeadAsync();
+            await c.ReadExactAsync(long.Parse(TestHttp.HeaderValue(head!, "Content-Length")!, System.Globalization.CultureInfo.InvariantCulture));
+            c.Dispose();
+        });
+        await using var proxy = ProxyUnderTest.Start([backend.Url]);
+
+        for (var i = 0; i < 5; i++)
+        {
+            using var client = proxy.Connect();
+            await client.SendAsync("POST /up HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello");
+            var response = await client.ReadResponseAsync();
+
+            response.Status.ShouldBe(502);
+            response.BodyText.ShouldContain("BackendDown");
+        }
+    }
+
+    [Test]
+    public async Task BackendResetWhileTheBodyStreams_Gives502_AndTheClientIsNotBlamed()
+    {
+        await using var backend = new FakeBackend(async c =>
+        {
+            await c.ReadHeadAsync();
+            await c.ReadExactAsync(10);
+            c.Reset();
+        });
+        await using var proxy = ProxyUnderTest.Start([backend.Url]);
+        using var client = proxy.Connect();
+
+        await client.SendAsync("POST /up HTTP/1.1\r\nHost: a\r\nContent-Length: 1000000\r\n\r\n");
+        var chunk = new byte[64 * 1024];
+        try
+        {
+            for (var i = 0; i < 15; i++)
+            {
+                await client.SendAsync(chunk);
+            }
+        }
+        catch (SocketException)
+        {
+            // The proxy may close the client connection once it has answered.
+        }
+
+        var response = await client.ReadResponseAsync();
+        response.Status.ShouldBe(502);
+    }
+}
