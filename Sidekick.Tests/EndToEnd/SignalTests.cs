@@ -65,3 +65,34 @@ public class SignalTests
         response.BodyText.ShouldBe("still here");
     }
 }
+
+/// <summary>J3: the open-files soft limit is raised to the hard limit at start.</summary>
+public class ResourceLimitTests
+{
+    [Test]
+    public async Task Start_RaisesTheOpenFilesSoftLimitToTheHardLimit()
+    {
+        await using var backend = FakeBackend.Ok();
+        var psi = new System.Diagnostics.ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true };
+        // Start with a low soft limit so the raise is visible.
+        psi.ArgumentList.Add("-c");
+        psi.ArgumentList.Add($"ulimit -S -n 512; exec dotnet '{SidekickProcess.DllPath}' --address 127.0.0.1:0 {backend.Url}");
+        using var process = System.Diagnostics.Process.Start(psi)!;
+        try
+        {
+            var line = await process.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(30));
+            line.ShouldNotBeNull();
+            line.ShouldStartWith("sidekick: listening on '");
+            var limits = File.ReadAllLines($"/proc/{process.Id}/limits").Single(l => l.StartsWith("Max open files", StringComparison.Ordinal));
+            var parts = limits.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+
+            parts[3].ShouldNotBe("512");
+            parts[3].ShouldBe(parts[4]);
+        }
+        finally
+        {
+            process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(10));
+        }
+    }
+}
