@@ -27,6 +27,9 @@ def med(values):
 
 data = defaultdict(lambda: defaultdict(list))
 for r in rows(results):
+    # wrk's Transfer/sec counts response bytes: an upload's throughput is its request rate times 1 MiB.
+    if r["scenario"].startswith("post-1MiB"):
+        r["mbps"] = r["rps"]
     for k in ("rps", "mbps", "p50_ms", "p99_ms", "cpu_us", "rss_idle_kb", "rss_load_kb", "alloc_per_req"):
         data[(r["scenario"], r["target"])][k].append(num(r[k]))
 
@@ -100,6 +103,15 @@ for r in rows(idle):
     b, a, n = int(r["rss_before_kb"]), int(r["rss_after_kb"]), int(r["connections"])
     out.append(f"| {r['target']} | {n} | {b / 1024:.1f} | {a / 1024:.1f} | {(a - b) / n:.2f} |")
 out.append("")
+import os
+micro = "artifacts/bench-micro.txt"
+if os.path.exists(micro):
+    table = [l.rstrip() for l in open(micro) if l.startswith("|")]
+    if table:
+        out.append("## Micro benchmarks (BenchmarkDotNet, short job, MemoryDiagnoser)")
+        out.append("")
+        out.extend(table)
+        out.append("")
 out.append("Targets of issue 7: small GET keep-alive req/s ≥ 1.0× haproxy and nginx, CPU µs/req ≤ haproxy's, p99 ≤")
 out.append("haproxy's; 1 MiB GET/POST MB/s ≥ 1.0× haproxy; idle RSS ≤ 20 MiB; ≤ 2 KiB per idle connection; RSS growth")
 out.append("≤ 32 MiB while streaming 100 MiB; 0 B allocated per proxied request.")

@@ -16,7 +16,8 @@ static double Median(IEnumerable<double> xs)
 
 double Throughput(string scenario, string target)
 {
-    var column = scenario.Contains("1MiB", StringComparison.Ordinal) ? 4 : 3;
+    // MB/s for downloads; for the upload, requests/s is MiB/s (wrk counts only response bytes).
+    var column = scenario.StartsWith("get-1MiB", StringComparison.Ordinal) ? 4 : 3;
     return Median(lines.Where(l => l[0] == scenario && l[1] == target)
         .Select(l => double.Parse(l[column], CultureInfo.InvariantCulture)));
 }
