@@ -59,6 +59,19 @@ public class HealthMonitorTests
         return (monitor, table.Sites[0].Backends[0], log);
     }
 
+    /// <summary>Waits (bounded: 5 s) until <paramref name="condition"/> holds, then returns whether it does.</summary>
+    private static async Task<bool> EventuallyAsync(Func<bool> condition)
+    {
+        for (var i = 0; i < 500 && !condition(); i++)
+        {
+            await Task.Delay(10);
+        }
+
+        // The probe loop arms its next timer right after the state the condition sees: let it.
+        await Task.Delay(30);
+        return condition();
+    }
+
     private static async Task SettleAsync()
     {
         // Let continuations scheduled by the fake timer run (bounded).
@@ -78,21 +91,26 @@ public class HealthMonitorTests
 
         monitor.Start();
         await SettleAsync();
+        (await EventuallyAsync(() => probe.Calls >= 1)).ShouldBeTrue();
         probe.Calls.ShouldBe(1);
 
         time.Advance(D - TimeSpan.FromMilliseconds(1));
         await SettleAsync();
+        (await EventuallyAsync(() => probe.Calls >= 1)).ShouldBeTrue();
         probe.Calls.ShouldBe(1);
         time.Advance(TimeSpan.FromMilliseconds(1));
         await SettleAsync();
+        (await EventuallyAsync(() => probe.Calls >= 2)).ShouldBeTrue();
         probe.Calls.ShouldBe(2);
 
         // Third wait: d + 0.5 d.
         time.Advance(D * 1.5 - TimeSpan.FromMilliseconds(1));
         await SettleAsync();
+        (await EventuallyAsync(() => probe.Calls >= 2)).ShouldBeTrue();
         probe.Calls.ShouldBe(2);
         time.Advance(TimeSpan.FromMilliseconds(1));
         await SettleAsync();
+        (await EventuallyAsync(() => probe.Calls >= 3)).ShouldBeTrue();
         probe.Calls.ShouldBe(3);
     }
 
@@ -146,6 +164,7 @@ public class HealthMonitorTests
         time.Advance(D * 1.5);
         await SettleAsync();
 
+        (await EventuallyAsync(() => { lock (log) { return log.Count >= 2; } })).ShouldBeTrue();
         log.Count.ShouldBe(2);
         log[0].Up.ShouldBeFalse();
         log[0].Error.ShouldBe("response status 503");
@@ -167,6 +186,7 @@ public class HealthMonitorTests
         await SettleAsync();
         time.Advance(D * 10);
         await SettleAsync();
+        (await EventuallyAsync(() => probe.Calls >= 1)).ShouldBeTrue();
         probe.Calls.ShouldBe(1);
 
         probe.Up = false;
@@ -174,15 +194,18 @@ public class HealthMonitorTests
         backend.IsOnline.ShouldBeFalse();
         time.Advance(D);
         await SettleAsync();
+        (await EventuallyAsync(() => probe.Calls >= 2)).ShouldBeTrue();
         probe.Calls.ShouldBe(2);
 
         probe.Up = true;
         time.Advance(D * 2);
         await SettleAsync();
+        (await EventuallyAsync(() => probe.Calls >= 3)).ShouldBeTrue();
         probe.Calls.ShouldBe(3);
-        backend.IsOnline.ShouldBeTrue();
+        (await EventuallyAsync(() => backend.IsOnline)).ShouldBeTrue();
         time.Advance(D * 10);
         await SettleAsync();
+        (await EventuallyAsync(() => probe.Calls >= 3)).ShouldBeTrue();
         probe.Calls.ShouldBe(3);
     }
 
@@ -194,14 +217,12 @@ public class HealthMonitorTests
         var (monitor, backend, _) = Create(time, probe);
         using var _m = monitor;
         monitor.Start();
-        await SettleAsync();
-        backend.IsOnline.ShouldBeTrue();
+        (await EventuallyAsync(() => backend.IsOnline)).ShouldBeTrue();
 
         monitor.ReportFailure(backend, "connection refused");
 
         backend.IsOnline.ShouldBeFalse();
         time.Advance(D);
-        await SettleAsync();
-        backend.IsOnline.ShouldBeTrue();
+        (await EventuallyAsync(() => backend.IsOnline)).ShouldBeTrue();
     }
 }
