@@ -37,7 +37,7 @@ scenarios = []
 for r in rows(results):
     if r["scenario"] not in scenarios:
         scenarios.append(r["scenario"])
-targets = ["direct", "sidekick", "nginx", "haproxy", "sidekick-tls", "nginx-tls", "haproxy-tls"]
+targets = ["direct", "sidekick", "sidekick-trace", "nginx", "haproxy", "sidekick-tls", "nginx-tls", "haproxy-tls"]
 
 
 def m(s, t, k):
@@ -87,6 +87,11 @@ for s in scenarios:
             fmt(None if m(s, t, "rss_load_kb") is None else m(s, t, "rss_load_kb") / 1024, "{:.1f}"),
             fmt(m(s, t, "alloc_per_req"))))
 out.append("")
+on, off = m("small-keepalive", "sidekick-trace", "rps"), m("small-keepalive", "sidekick", "rps")
+if on and off:
+    out.append(f"Tracing every request as JSON to a file (`sidekick-trace`: `--trace all --json > file`) runs at {on / off:.2f}× the")
+    out.append("throughput of sidekick with tracing off (`--quiet`) in the small keep-alive scenario.")
+    out.append("")
 out.append("## 100 MiB through the proxy (one stream): RSS growth")
 out.append("")
 out.append("| target | direction | RSS before MiB | RSS peak MiB | growth MiB | seconds |")

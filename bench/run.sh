@@ -42,7 +42,7 @@ HARD=$(ulimit -Hn); [[ $HARD == unlimited ]] && HARD=1048576
 IDLE_CONNS=$(( HARD / 2 - 300 )); (( IDLE_CONNS > 10000 )) && IDLE_CONNS=10000
 HA_MAXCONN=$(( IDLE_CONNS + 100 ))
 
-BACKEND=18081; SK=18090; NX=18091; HA=18092; SKS=18093; NXS=18094; HAS=18095
+BACKEND=18081; SK=18090; NX=18091; HA=18092; SKS=18093; NXS=18094; HAS=18095; SKT=18096
 mkdir -p "$W/www" "$W/nginx-b" "$W/nginx-p"
 head -c 1048576 /dev/urandom > "$W/www/1m"
 head -c $((100 * 1048576)) /dev/zero > "$W/www/100m"
@@ -127,19 +127,23 @@ wait_ok "http://127.0.0.1:$BACKEND/small"
 taskset -c $PROXY_CPU nginx -c "$W/proxy.conf" -g 'daemon off;' & PIDS+=($!); NX_MASTER=$!
 taskset -c $PROXY_CPU haproxy -db -f "$W/haproxy.cfg" >/dev/null 2>&1 & PIDS+=($!); HA_PID=$!
 taskset -c $PROXY_CPU "$SIDEKICK" --quiet --address 127.0.0.1:$SK --health-path=/small "http://127.0.0.1:$BACKEND" >"$W/sidekick.log" 2>&1 & PIDS+=($!); SK_PID=$!
+# A sidekick tracing every request as JSON to a file (issue 5: the cost of tracing).
+taskset -c $PROXY_CPU "$SIDEKICK" --trace all --json --address 127.0.0.1:$SKT --health-path=/small "http://127.0.0.1:$BACKEND" >"$W/trace.jsonl" 2>&1 & PIDS+=($!); SKT_PID=$!
 # A second sidekick terminating TLS (sidekick has one listener per process).
 taskset -c $PROXY_CPU "$SIDEKICK" --quiet --address 127.0.0.1:$SKS --cert "$W/tls.crt" --key "$W/tls.key" --health-path=/small "http://127.0.0.1:$BACKEND" >"$W/sidekick-tls.log" 2>&1 & PIDS+=($!); SKS_PID=$!
 wait_ok "http://127.0.0.1:$SK/v1/health" || { cat "$W/sidekick.log" >&2; exit 1; }
-for p in $SK $NX $HA; do wait_ok "http://127.0.0.1:$p/small"; done
+wait_ok "http://127.0.0.1:$SKT/v1/health"
+for p in $SK $NX $HA $SKT; do wait_ok "http://127.0.0.1:$p/small"; done
 for p in $SKS $NXS $HAS; do wait_ok "https://127.0.0.1:$p/small" -k; done
 
 port_of() { case $1 in direct) echo $BACKEND;; sidekick) echo $SK;; nginx) echo $NX;; haproxy) echo $HA;;
-  sidekick-tls) echo $SKS;; nginx-tls) echo $NXS;; haproxy-tls) echo $HAS;; esac; }
+  sidekick-tls) echo $SKS;; nginx-tls) echo $NXS;; haproxy-tls) echo $HAS;; sidekick-trace) echo $SKT;; esac; }
 # Processes whose CPU and memory count for a target (nginx: its workers too).
 pids_of() {
   case $1 in
     sidekick) echo $SK_PID;;
     sidekick-tls) echo $SKS_PID;;
+    sidekick-trace) echo $SKT_PID;;
     haproxy|haproxy-tls) echo $HA_PID;;
     nginx|nginx-tls) echo $NX_MASTER $(pgrep -P $NX_MASTER | tr '\n' ' ');;
     *) echo "";;
@@ -184,7 +188,7 @@ run_wrk() { # scenario target round conns path extra-args...
 TARGETS=(direct sidekick nginx haproxy)
 for round in $(seq 1 "$ROUNDS"); do
   echo "round $round"
-  for t in "${TARGETS[@]}"; do run_wrk small-keepalive "$t" "$round" 64 /small; done
+  for t in "${TARGETS[@]}" sidekick-trace; do run_wrk small-keepalive "$t" "$round" 64 /small; done
   for t in "${TARGETS[@]}"; do run_wrk new-connection "$t" "$round" 16 /small -H "Connection: close"; done
   for t in "${TARGETS[@]}"; do run_wrk get-1MiB "$t" "$round" 8 /1m; done
   for t in "${TARGETS[@]}"; do run_wrk post-1MiB "$t" "$round" 8 /upload -s "$W/post.lua"; done
