@@ -63,7 +63,7 @@ public sealed class ProxyServer : IAsyncDisposable
         // TLS and DNS (issue 6): certificate problems are fatal here, before the listener exists.
         Certificate = ServerCertificate.FromOptions(options, time, message => Console.Error.WriteLine("sidekick: " + message));
         _dns = new DnsCache(Resolver, options.DnsTtl, time);
-        _upstream = new UpstreamContext(_dns, UpstreamTls.FromOptions(options));
+        _upstream = new UpstreamContext(_dns, UpstreamTls.FromOptions(options)) { HandshakeTimeout = options.Limits.UpstreamTlsHandshakeTimeout };
         _baseSites = options.Sites;
         var sites = options.RoundRobinDns ? ExpandRoundRobin(options.Sites) : options.Sites;
         StartupMessages = options.RoundRobinDns ? [.. options.Sites.Where(RoundRobinDns.Applies).Select(RoundRobinDns.Announcement)] : [];
@@ -88,9 +88,6 @@ public sealed class ProxyServer : IAsyncDisposable
             _rrTimer = time.CreateTimer(_ => _ = RefreshRoundRobinAsync(), null, options.DnsTtl, options.DnsTtl);
         }
     }
-
-    /// <summary>Time allowed for a client's TLS handshake.</summary>
-    public static readonly TimeSpan TlsHandshakeTimeout = TimeSpan.FromSeconds(10);
 
     /// <summary>The listener's certificate (--cert/--key or auto-TLS), or null for plain HTTP.</summary>
     public ServerCertificate? Certificate { get; }
@@ -328,7 +325,7 @@ public sealed class ProxyServer : IAsyncDisposable
         }
     }
 
-    /// <summary>TLS termination (H2): handshake within <see cref="TlsHandshakeTimeout"/>, then HTTP/1.1 over the stream; a failed handshake just closes.</summary>
+    /// <summary>TLS termination (H2): handshake within <see cref="ProxyLimits.TlsHandshakeTimeout"/>, then HTTP/1.1 over the stream; a failed handshake just closes.</summary>
     private async Task AcceptTlsAsync(Socket socket, ServerCertificate certificate)
     {
         socket.NoDelay = true;
@@ -336,7 +333,7 @@ public sealed class ProxyServer : IAsyncDisposable
         try
         {
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
-            timeout.CancelAfter(TlsHandshakeTimeout);
+            timeout.CancelAfter(Limits.TlsHandshakeTimeout);
             await ssl.AuthenticateAsServerAsync(certificate.ServerOptions(), timeout.Token).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is AuthenticationException or IOException or SocketException or OperationCanceledException or ObjectDisposedException)

@@ -186,6 +186,12 @@ public sealed record ProxyLimits
     /// <summary>Longest request line accepted before 414. Default 16 KiB (bounded by MaxHeaderBytes).</summary>
     public int MaxRequestLineBytes { get; init; } = 16 * 1024;
 
+    /// <summary>Time a client has to complete its TLS handshake with the listener. Default 10 s.</summary>
+    public TimeSpan TlsHandshakeTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Time allowed for the TLS handshake with an https backend: 15 s as the original (Go's TLSHandshakeTimeout, G1).</summary>
+    public TimeSpan UpstreamTlsHandshakeTimeout { get; init; } = TimeSpan.FromSeconds(15);
+
     /// <summary>--shutdown-timeout: how long in-flight requests may finish after SIGTERM. Default 25 s.</summary>
     public TimeSpan ShutdownTimeout { get; init; } = TimeSpan.FromSeconds(25);
 }

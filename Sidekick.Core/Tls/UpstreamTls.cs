@@ -13,8 +13,6 @@ namespace Sidekick.Core.Tls;
 /// </summary>
 public sealed class UpstreamTls
 {
-    /// <summary>Time allowed for the handshake with a backend (Go's TLSHandshakeTimeout, G1).</summary>
-    public static readonly TimeSpan HandshakeTimeout = TimeSpan.FromSeconds(15);
 
     private readonly X509Certificate2Collection? _roots;
     private readonly SslStreamCertificateContext? _clientCertificate;

@@ -8,6 +8,9 @@ namespace Sidekick.Core.Upstream;
 /// <param name="Tls">TLS settings for https backends.</param>
 internal sealed record UpstreamContext(DnsCache? Dns, UpstreamTls Tls)
 {
+    /// <summary>Time allowed for a backend TLS handshake (<see cref="Config.ProxyLimits.UpstreamTlsHandshakeTimeout"/>).</summary>
+    public TimeSpan HandshakeTimeout { get; init; } = new Config.ProxyLimits().UpstreamTlsHandshakeTimeout;
+
     /// <summary>No cache, default TLS.</summary>
     public static UpstreamContext Default { get; } = new(null, UpstreamTls.Default);
 }

@@ -233,7 +233,7 @@ internal sealed class UpstreamPool : IDisposable
         var stream = new SslStream(new NetworkStream(socket, ownsSocket: false), leaveInnerStreamOpen: false);
         var failure = new StrongBox<string?>();
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(UpstreamTls.HandshakeTimeout);
+        timeout.CancelAfter(_context.HandshakeTimeout);
         try
         {
             await stream.AuthenticateAsClientAsync(_context.Tls.ClientOptions(_tlsServerName!, failure), timeout.Token).ConfigureAwait(false);
