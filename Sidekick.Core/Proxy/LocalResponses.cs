@@ -40,13 +40,17 @@ internal static class LocalResponses
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>BackendDown</Code><Message>The remote server returned an error ("
         + Escape(error) + ")</Message><Resource>" + Escape(path) + "</Resource></Error>";
 
-    /// <summary>Writes a complete response with a small body; returns the bytes written.</summary>
-    public static int Write(PipeWriter output, int status, string contentType, string body, bool close, bool omitBody, string? extraHeaders = null)
+    /// <summary>Writes a complete response with a small body; returns the bytes written. <paramref name="server"/>: send <c>Server: SideKick</c>.</summary>
+    public static int Write(PipeWriter output, int status, string contentType, string body, bool close, bool omitBody, string? extraHeaders = null, bool server = true)
     {
         var bodyBytes = Encoding.UTF8.GetByteCount(body);
         var sb = new StringBuilder(160 + (extraHeaders?.Length ?? 0));
         sb.Append("HTTP/1.1 ").Append(status).Append(' ').Append(ReasonPhrase(status)).Append("\r\n");
-        sb.Append("Server: SideKick\r\n");
+        if (server)
+        {
+            sb.Append("Server: SideKick\r\n");
+        }
+
         if (extraHeaders is not null)
         {
             sb.Append(extraHeaders);

@@ -47,18 +47,7 @@ internal sealed class SocketTransport : ITransportConnection
             return;
         }
 
-        try
-        {
-            _socket.LingerState = new LingerOption(true, 0);
-        }
-        catch (SocketException)
-        {
-            // Already closed: nothing to reset.
-        }
-        catch (ObjectDisposedException)
-        {
-        }
-
+        SocketReset.Arm(_socket);
         Dispose();
     }
 

@@ -58,17 +58,7 @@ internal sealed class StreamTransport : ITransportConnection
             return;
         }
 
-        try
-        {
-            _socket.LingerState = new LingerOption(true, 0);
-        }
-        catch (SocketException)
-        {
-        }
-        catch (ObjectDisposedException)
-        {
-        }
-
+        SocketReset.Arm(_socket);
         Dispose();
     }
 
