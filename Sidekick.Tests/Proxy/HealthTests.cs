@@ -88,3 +88,36 @@ public class HealthTests
         backend.Accepted.ShouldBe(2);
     }
 }
+
+/// <summary>Graceful stop (beyond the original, its #130): readiness fails at once, in-flight work finishes.</summary>
+public class DrainTests
+{
+    [Test]
+    public async Task Stop_RefusesNewConnectionsAtOnce_WhileASlowInFlightRequestStillCompletes()
+    {
+        var release = new TaskCompletionSource();
+        await using var backend = new FakeBackend(async c =>
+        {
+            await c.ReadRequestAsync();
+            await release.Task.WaitAsync(TimeSpan.FromSeconds(10));
+            await c.WriteAsync("HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\ndone");
+        });
+        var proxy = ProxyUnderTest.Start([backend.Url]);
+        var port = proxy.Port;
+        using var client = proxy.Connect();
+        await client.SendAsync("GET /slow HTTP/1.1\r\nHost: a\r\n\r\n");
+        await Task.Delay(200);
+
+        var stopping = proxy.Server.StopAsync(TimeSpan.FromSeconds(10));
+        await Task.Delay(200);
+        var probe = Should.Throw<System.Net.Sockets.SocketException>(() => new RawClient(port).Dispose());
+        stopping.IsCompleted.ShouldBeFalse(); // still draining
+        release.SetResult();
+        var response = await client.ReadResponseAsync();
+        await stopping.WaitAsync(TimeSpan.FromSeconds(10));
+
+        probe.SocketErrorCode.ShouldBe(System.Net.Sockets.SocketError.ConnectionRefused);
+        response.BodyText.ShouldBe("done");
+        response.Header("Connection").ShouldBe("close");
+    }
+}
