@@ -120,49 +120,33 @@ internal sealed class HttpHealthProbe(Http1Limits limits) : IHealthProbe
 
     private async ValueTask<bool> DrainAsync(UpstreamConnection connection, ResponseHead head, CancellationToken ct)
     {
-        var framing = head.Framing;
-        if (framing == BodyFraming.None)
+        var body = default(BodyFramer);
+        body.Reset(head.Framing, head.ContentLength);
+        if (body.IsEmpty)
         {
             return true;
         }
 
-        var remaining = framing == BodyFraming.ContentLength ? head.ContentLength : -1;
-        var chunks = default(ChunkedDecoder);
-        while (remaining != 0)
+        while (true)
         {
             var result = await connection.Input.ReadAsync(ct).ConfigureAwait(false);
             var buffer = result.Buffer;
-            long take;
-            if (framing == BodyFraming.ContentLength)
-            {
-                take = Math.Min(remaining, buffer.Length);
-                remaining -= take;
-            }
-            else if (framing == BodyFraming.Chunked)
-            {
-                var st = chunks.Advance(buffer, limits, out take, out _);
-                if (st == ChunkedStatus.Error)
-                {
-                    return false;
-                }
-
-                if (st == ChunkedStatus.Done)
-                {
-                    remaining = 0;
-                }
-            }
-            else
-            {
-                take = buffer.Length;
-            }
-
-            connection.Input.AdvanceTo(buffer.GetPosition(take), buffer.End);
-            if (result.IsCompleted && remaining != 0)
+            var status = body.Advance(buffer, limits, out var take, out _);
+            if (status == ChunkedStatus.Error)
             {
                 return false;
             }
-        }
 
-        return true;
+            connection.Input.AdvanceTo(buffer.GetPosition(take), buffer.End);
+            if (status == ChunkedStatus.Done)
+            {
+                return true;
+            }
+
+            if (result.IsCompleted)
+            {
+                return false; // truncated, or delimited by close: either way the connection is spent
+            }
+        }
     }
 }

@@ -26,8 +26,8 @@ internal sealed partial class ClientConnection
     private readonly byte[] _realIp;
     private readonly List<Backend> _tried = [];
     private readonly CancellationTokenSource _headTimeout;
-    private ChunkedDecoder _requestChunks;
-    private ChunkedDecoder _responseChunks;
+    private BodyFramer _requestBody;
+    private BodyFramer _responseBody;
     private ChunkedDeframer _deframer;
 
     // Per-request state shared with the request-body and client-watch tasks.
@@ -573,8 +573,7 @@ internal sealed partial class ClientConnection
     private async Task<BodyOutcome> ForwardRequestBodyAsync(UpstreamConnection upstream)
     {
         await Task.Yield(); // run beside the response reader
-        var remaining = _request.Framing == BodyFraming.ContentLength ? _request.ContentLength : -1;
-        _requestChunks.Reset();
+        _requestBody.Reset(_request.Framing, _request.ContentLength);
         while (true)
         {
             ReadResult result;
@@ -594,27 +593,16 @@ internal sealed partial class ClientConnection
                 return BodyOutcome.Cancelled;
             }
 
-            long take;
-            var done = false;
-            if (remaining >= 0)
+            var status = _requestBody.Advance(buffer, _server.Http1Limits, out var take, out _);
+            if (status == ChunkedStatus.Error)
             {
-                take = Math.Min(remaining, buffer.Length);
-                remaining -= take;
-                done = remaining == 0;
+                // The client sent a malformed chunked body: the backend's view of this request is now
+                // broken, so abort both sides; the client is to blame.
+                ClientIn.AdvanceTo(buffer.End);
+                return ClientAborted(upstream);
             }
-            else
-            {
-                var status = _requestChunks.Advance(buffer, _server.Http1Limits, out take, out _);
-                if (status == ChunkedStatus.Error)
-                {
-                    // The client sent a malformed chunked body: the backend's view of this request is now
-                    // broken, so abort both sides; the client is to blame.
-                    ClientIn.AdvanceTo(buffer.End);
-                    return ClientAborted(upstream);
-                }
 
-                done = status == ChunkedStatus.Done;
-            }
+            var done = status == ChunkedStatus.Done;
 
             var slice = buffer.Slice(0, take);
             try
@@ -781,15 +769,13 @@ internal sealed partial class ClientConnection
     /// <summary>Relays the response body by its framing, flushing whenever the backend read returns.</summary>
     private async ValueTask<ForwardOutcome> ForwardResponseBodyAsync(UpstreamConnection upstream, bool dechunk)
     {
-        var framing = _response.Framing;
-        if (framing == BodyFraming.None || (framing == BodyFraming.ContentLength && _response.ContentLength == 0))
+        _responseBody.Reset(_response.Framing, _response.ContentLength);
+        if (_responseBody.IsEmpty)
         {
             return await FlushClientAsync().ConfigureAwait(false);
         }
 
         var input = upstream.Input;
-        var remaining = framing == BodyFraming.ContentLength ? _response.ContentLength : -1;
-        _responseChunks.Reset();
         _deframer.Reset();
         while (true)
         {
@@ -810,30 +796,15 @@ internal sealed partial class ClientConnection
                 return ForwardOutcome.Fail(Blame.Client, Progress.ResponseStarted, "client closed the connection");
             }
 
-            long take;
-            var done = false;
-            switch (framing)
+            var status = _responseBody.Advance(buffer, _server.Http1Limits, out var take, out var error);
+            if (status == ChunkedStatus.Error)
             {
-                case BodyFraming.ContentLength:
-                    take = Math.Min(remaining, buffer.Length);
-                    remaining -= take;
-                    done = remaining == 0;
-                    break;
-                case BodyFraming.Chunked:
-                    var status = _responseChunks.Advance(buffer, _server.Http1Limits, out take, out var error);
-                    if (status == ChunkedStatus.Error)
-                    {
-                        input.AdvanceTo(buffer.End);
-                        return ForwardOutcome.Fail(Blame.Backend, Progress.ResponseStarted, "malformed chunked response: " + error.Reason);
-                    }
-
-                    done = status == ChunkedStatus.Done;
-                    break;
-                default:
-                    take = buffer.Length;
-                    done = result.IsCompleted;
-                    break;
+                input.AdvanceTo(buffer.End);
+                return ForwardOutcome.Fail(Blame.Backend, Progress.ResponseStarted, "malformed chunked response: " + error.Reason);
             }
+
+            // A body delimited by close ends with the connection.
+            var done = status == ChunkedStatus.Done || (_response.Framing == BodyFraming.UntilClose && result.IsCompleted);
 
             var slice = buffer.Slice(0, take);
             if (dechunk)
