@@ -98,7 +98,7 @@ internal sealed class HttpHealthProbe(Http1Limits limits) : IHealthProbe
             return new ProbeResult(false, 0, $"Get \"{url}\": context deadline exceeded");
         }
         catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException or ObjectDisposedException
-                                       or InvalidOperationException or Pipelines.Sockets.Unofficial.ConnectionResetException)
+                                       or InvalidOperationException)
         {
             return new ProbeResult(false, 0, $"Get \"{url}\": {ex.Message}") { StaleConnection = connection is { Reused: true } };
         }

@@ -946,12 +946,10 @@ internal sealed partial class ClientConnection
 
     private static bool IsIoFailure(Exception ex) =>
         ex is IOException or System.Net.Sockets.SocketException or ObjectDisposedException or InvalidOperationException
-            or OperationCanceledException or Pipelines.Sockets.Unofficial.ConnectionResetException
-            or Pipelines.Sockets.Unofficial.ConnectionAbortedException;
+            or OperationCanceledException;
 
     private static string Describe(Exception ex) => ex switch
     {
-        Pipelines.Sockets.Unofficial.ConnectionResetException => "read: connection reset by peer",
         System.Net.Sockets.SocketException se when se.SocketErrorCode == System.Net.Sockets.SocketError.ConnectionReset => "read: connection reset by peer",
         _ => ex.Message,
     };

@@ -5,7 +5,7 @@ namespace Sidekick.Core.Transport;
 
 /// <summary>
 /// A socket seen as a pair of pipes. The engine only ever talks to this interface, so the transport
-/// (Pipelines.Sockets.Unofficial today) can be replaced by a hand-rolled one without touching the proxy.
+/// (a hand-rolled SocketAsyncEventArgs transport, or a TLS stream) can be replaced by a hand-rolled one without touching the proxy.
 /// </summary>
 internal interface ITransportConnection : IDuplexPipe, IDisposable
 {

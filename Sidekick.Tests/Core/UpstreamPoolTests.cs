@@ -33,6 +33,31 @@ public class UpstreamPoolTests
     }
 
     [Test]
+    public async Task IdleConnection_ResetByTheBackend_IsReplaced_NotThrown()
+    {
+        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        listener.Listen();
+        var port = ((IPEndPoint)listener.LocalEndPoint!).Port;
+        using var pool = new UpstreamPool(new Uri($"http://127.0.0.1:{port}"), TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(15), TimeProvider.System);
+
+        var first = await pool.RentAsync(false, CancellationToken.None);
+        using (var accepted = await listener.AcceptAsync())
+        {
+            pool.Return(first);
+            accepted.LingerState = new LingerOption(true, 0); // close with RST while the connection is idle
+        }
+
+        await Task.Delay(200); // let the reset reach the idle connection's receive loop
+        var next = await pool.RentAsync(false, CancellationToken.None);
+        using var second = await listener.AcceptAsync().WaitAsync(TimeSpan.FromSeconds(10));
+
+        next.ShouldNotBeSameAs(first);
+        next.Reused.ShouldBeFalse();
+        next.Dispose();
+    }
+
+    [Test]
     public async Task Prune_ClosesExpiredIdleConnections()
     {
         await using var backend = FakeBackend.Ok();

@@ -1,0 +1,88 @@
+using System.Buffers;
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using System.Threading.Tasks.Sources;
+
+namespace Sidekick.Core.Transport;
+
+/// <summary>
+/// One reusable socket operation (a receive or a send) awaited without allocating: the event args are the
+/// value-task source. Continuations run inline on the thread that completed the I/O, so a request does not hop
+/// threads between the socket and the proxy (DESIGN, performance recipe). One instance per direction per socket;
+/// never two operations in flight on one instance.
+/// </summary>
+internal sealed class SocketOperation : SocketAsyncEventArgs, IValueTaskSource<int>
+{
+    private ManualResetValueTaskSourceCore<int> _source; // RunContinuationsAsynchronously = false: inline
+    private List<ArraySegment<byte>>? _segments;
+
+    public SocketOperation()
+        : base(unsafeSuppressExecutionContextFlow: true)
+    {
+    }
+
+    /// <summary>Receives into <paramref name="memory"/> (empty: wait for data without a buffer). 0 means the peer closed.</summary>
+    public ValueTask<int> ReceiveAsync(Socket socket, Memory<byte> memory)
+    {
+        SetBuffer(memory);
+        _source.Reset();
+        return socket.ReceiveAsync(this) ? new ValueTask<int>(this, _source.Version) : Result();
+    }
+
+    /// <summary>Sends all of <paramref name="buffer"/>, as one gather write when it spans segments.</summary>
+    public ValueTask<int> SendAsync(Socket socket, in ReadOnlySequence<byte> buffer)
+    {
+        if (buffer.IsSingleSegment)
+        {
+            if (BufferList is not null)
+            {
+                BufferList = null;
+            }
+
+            SetBuffer(MemoryMarshal.AsMemory(buffer.First));
+        }
+        else
+        {
+            var segments = _segments ??= new List<ArraySegment<byte>>(16);
+            segments.Clear();
+            foreach (var memory in buffer)
+            {
+                segments.Add(AsSegment(memory));
+            }
+
+            SetBuffer(Memory<byte>.Empty);
+            BufferList = segments;
+        }
+
+        _source.Reset();
+        return socket.SendAsync(this) ? new ValueTask<int>(this, _source.Version) : Result();
+    }
+
+    private static ArraySegment<byte> AsSegment(ReadOnlyMemory<byte> memory) =>
+        MemoryMarshal.TryGetArray(memory, out var segment)
+            ? segment
+            : throw new InvalidOperationException("pipe memory is not array-backed");
+
+    private ValueTask<int> Result() => SocketError == SocketError.Success
+        ? new ValueTask<int>(BytesTransferred)
+        : ValueTask.FromException<int>(new SocketException((int)SocketError));
+
+    protected override void OnCompleted(SocketAsyncEventArgs e)
+    {
+        if (SocketError == SocketError.Success)
+        {
+            _source.SetResult(BytesTransferred);
+        }
+        else
+        {
+            _source.SetException(new SocketException((int)SocketError));
+        }
+    }
+
+    int IValueTaskSource<int>.GetResult(short token) => _source.GetResult(token);
+
+    ValueTaskSourceStatus IValueTaskSource<int>.GetStatus(short token) => _source.GetStatus(token);
+
+    void IValueTaskSource<int>.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+        _source.OnCompleted(continuation, state, token, flags);
+}
