@@ -177,20 +177,13 @@ internal enum Transition
     DownAtStart,
 }
 
-/// <summary>An in-flight request on a backend. Ends once, recording its outcome.</summary>
-internal sealed class BackendLease
+/// <summary>
+/// An in-flight request on a backend, a value so that a request allocates nothing for it. The proxy ends it
+/// exactly once on every path (success, failure, or an exception).
+/// </summary>
+internal readonly struct BackendLease(Backend backend)
 {
-    private int _ended;
+    public Backend Backend { get; } = backend;
 
-    public BackendLease(Backend backend) => Backend = backend;
-
-    public Backend Backend { get; }
-
-    public void End(int statusCode, long rx, long tx, bool failed)
-    {
-        if (Interlocked.Exchange(ref _ended, 1) == 0)
-        {
-            Backend.Release(statusCode, rx, tx, failed);
-        }
-    }
+    public void End(int statusCode, long rx, long tx, bool failed) => Backend.Release(statusCode, rx, tx, failed);
 }

@@ -1,8 +1,10 @@
 using System.Buffers;
 using System.IO.Pipelines;
 using System.Net;
+using System.Runtime.CompilerServices;
 using System.Text;
 using Sidekick.Core.Backends;
+using Sidekick.Core.Threading;
 using Sidekick.Core.Transport;
 using Sidekick.Core.Upstream;
 using Sidekick.Http1;
@@ -155,6 +157,7 @@ internal sealed partial class ClientConnection
     /// Reads and parses the next request head. Waits up to the idle timeout for the first byte, then up to the
     /// header timeout for the whole head (slowloris guard); answers 400/408/414/431/501/505 as the parser says.
     /// </summary>
+    [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]
     private async ValueTask<HeadRead> ReadRequestHeadAsync()
     {
         var limits = _server.Limits;
@@ -234,6 +237,7 @@ internal sealed partial class ClientConnection
         || (_request.Framing == BodyFraming.ContentLength && _request.ContentLength > 0);
 
     /// <summary>Handles one parsed request. Returns whether the client connection may carry another request.</summary>
+    [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]
     private async ValueTask<bool> HandleRequestAsync()
     {
         _rx = _request.HeadLength;
@@ -363,6 +367,7 @@ internal sealed partial class ClientConnection
     private static bool IsIdempotent(HttpMethodKind method) =>
         method is HttpMethodKind.Get or HttpMethodKind.Head or HttpMethodKind.Options;
 
+    [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]
     private async ValueTask<bool> AnswerHealthAsync()
     {
         var keep = !RequestHasBody && _request.KeepAlive;
@@ -412,6 +417,7 @@ internal sealed partial class ClientConnection
     /// connection that fails before any response byte is retried once on a fresh connection (E16), when the
     /// request has no body to replay.
     /// </summary>
+    [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]
     private async ValueTask<ForwardOutcome> ForwardAsync(Backend backend)
     {
         var hasBody = RequestHasBody;
@@ -442,11 +448,12 @@ internal sealed partial class ClientConnection
     }
 
     /// <summary>One request/response exchange over one upstream connection. Disposes or returns it.</summary>
+    [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]
     private async ValueTask<ForwardOutcome> ExchangeAsync(UpstreamConnection upstream, Backend backend, bool hasBody)
     {
         var reusable = false;
         Task<BodyOutcome>? bodyTask = null;
-        Task? watchTask = null;
+        ValueTask<bool>? watchTask = null;
         try
         {
             try
@@ -495,7 +502,13 @@ internal sealed partial class ClientConnection
 
             if (_response.IsUpgrade)
             {
-                return await TunnelAsync(upstream, bodyTask, watchTask).ConfigureAwait(false);
+                if (watchTask is { } watch)
+                {
+                    watchTask = null;
+                    await StopWatchAsync(watch).ConfigureAwait(false);
+                }
+
+                return await TunnelAsync(upstream, bodyTask).ConfigureAwait(false);
             }
 
             // A chunked response to an HTTP/1.0 client goes out de-chunked, delimited by the close.
@@ -528,15 +541,9 @@ internal sealed partial class ClientConnection
         }
         finally
         {
-            // Cancel only what still runs: a cancel with no read pending would cancel the connection's next read.
-            if (watchTask is not null)
+            if (watchTask is { } watch)
             {
-                if (!watchTask.IsCompleted)
-                {
-                    ClientIn.CancelPendingRead();
-                }
-
-                await watchTask.ConfigureAwait(false);
+                await StopWatchAsync(watch).ConfigureAwait(false);
             }
 
             if (bodyTask is not null)
@@ -675,7 +682,8 @@ internal sealed partial class ClientConnection
     /// While a body-less request waits for its response, watches the client for EOF so that a client that goes
     /// away cancels the upstream request (long polls, watches) instead of holding the backend.
     /// </summary>
-    private async Task WatchClientAsync(UpstreamConnection upstream)
+    [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]
+    private async ValueTask<bool> WatchClientAsync(UpstreamConnection upstream)
     {
         try
         {
@@ -693,8 +701,23 @@ internal sealed partial class ClientConnection
             _clientGone = true;
             upstream.Input.CancelPendingRead();
         }
+
+        return _clientGone;
     }
 
+    /// <summary>Ends the client watch (awaited exactly once: its value task is pooled).</summary>
+    private async ValueTask StopWatchAsync(ValueTask<bool> watch)
+    {
+        // Cancel only what still runs: a cancel with no read pending would cancel the connection's next read.
+        if (!watch.IsCompleted)
+        {
+            ClientIn.CancelPendingRead();
+        }
+
+        await watch.ConfigureAwait(false);
+    }
+
+    [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]
     private async ValueTask<ForwardOutcome> ReadResponseHeadAsync(UpstreamConnection upstream)
     {
         var input = upstream.Input;
@@ -767,6 +790,7 @@ internal sealed partial class ClientConnection
     }
 
     /// <summary>Relays the response body by its framing, flushing whenever the backend read returns.</summary>
+    [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]
     private async ValueTask<ForwardOutcome> ForwardResponseBodyAsync(UpstreamConnection upstream, bool dechunk)
     {
         _responseBody.Reset(_response.Framing, _response.ContentLength);
@@ -843,6 +867,7 @@ internal sealed partial class ClientConnection
         }
     }
 
+    [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]
     private async ValueTask<ForwardOutcome> FlushClientAsync()
     {
         try
@@ -859,19 +884,9 @@ internal sealed partial class ClientConnection
     }
 
     /// <summary>After 101: copy both ways until either side closes (the original fails here, E15).</summary>
-    private async ValueTask<ForwardOutcome> TunnelAsync(UpstreamConnection upstream, Task<BodyOutcome>? bodyTask, Task? watchTask)
+    private async ValueTask<ForwardOutcome> TunnelAsync(UpstreamConnection upstream, Task<BodyOutcome>? bodyTask)
     {
-        // Stop the helpers that read the client; the tunnel owns both directions now.
-        if (watchTask is not null)
-        {
-            if (!watchTask.IsCompleted)
-            {
-                ClientIn.CancelPendingRead();
-            }
-
-            await watchTask.ConfigureAwait(false);
-        }
-
+        // The request body (if any) is done before the tunnel owns both directions.
         if (bodyTask is not null)
         {
             await bodyTask.ConfigureAwait(false);
