@@ -21,10 +21,12 @@ internal sealed class SocketTransport : ITransportConnection
         writerScheduler: PipeScheduler.Inline,
         pauseWriterThreshold: 64 * 1024,
         resumeWriterThreshold: 32 * 1024,
-        minimumSegmentSize: ReceiveSize,
+        minimumSegmentSize: MinReceive,
         useSynchronizationContext: false);
 
-    private const int ReceiveSize = 4096;
+    // Receive buffer: 4 KiB for requests and small responses, doubling up to 32 KiB while a body streams in.
+    private const int MinReceive = 4096;
+    private const int MaxReceive = 32 * 1024;
 
     private readonly Socket _socket;
     private readonly Pipe _input = new(PipeOptions);
@@ -76,12 +78,19 @@ internal sealed class SocketTransport : ITransportConnection
     {
         var writer = _input.Writer;
         Exception? error = null;
+        var size = MinReceive;
+        var drained = true;
         try
         {
             while (true)
             {
-                await _receive.ReceiveAsync(_socket, Memory<byte>.Empty).ConfigureAwait(false);
-                var memory = writer.GetMemory(ReceiveSize);
+                if (drained)
+                {
+                    // Wait for data without a buffer: an idle connection holds no receive memory.
+                    await _receive.ReceiveAsync(_socket, Memory<byte>.Empty).ConfigureAwait(false);
+                }
+
+                var memory = writer.GetMemory(size);
                 var n = await _receive.ReceiveAsync(_socket, memory).ConfigureAwait(false);
                 if (n == 0)
                 {
@@ -89,6 +98,10 @@ internal sealed class SocketTransport : ITransportConnection
                 }
 
                 writer.Advance(n);
+                // A full buffer means the peer is streaming: read again at once, in larger buffers (fewer system
+                // calls per megabyte); a short read means the socket is drained: back to waiting without a buffer.
+                drained = n < memory.Length;
+                size = drained ? MinReceive : Math.Min(size * 2, MaxReceive);
                 var flush = await writer.FlushAsync().ConfigureAwait(false);
                 if (flush.IsCompleted || flush.IsCanceled)
                 {
