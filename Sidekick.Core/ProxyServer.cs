@@ -30,6 +30,7 @@ public sealed class ProxyServer : IAsyncDisposable
     private readonly ConcurrentDictionary<ClientConnection, Task> _connections = new();
     private readonly Task _acceptLoop;
     private readonly ITimer _pruneTimer;
+    private readonly Timer _sweeper;
     private readonly IHealthProbe _probe;
     private readonly Random _random;
     private readonly Action<BackendTransition>? _onTransition;
@@ -82,6 +83,11 @@ public sealed class ProxyServer : IAsyncDisposable
         _generation = NewGeneration(BackendTable.Build(sites, previous: null, Limits, Time, _upstream));
         _generation.Monitor.Start();
         _pruneTimer = time.CreateTimer(_ => PruneIdle(), null, TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(5));
+        // Client head and idle timeouts are deadlines on each connection, checked by one periodic sweep (real
+        // time: these are socket deadlines), a quarter of the shortest timeout apart, at most a second.
+        var shortest = Math.Min(Limits.HeaderTimeout.TotalMilliseconds, Limits.IdleTimeout.TotalMilliseconds);
+        var period = TimeSpan.FromMilliseconds(Math.Clamp(shortest / 4, 10, 1000));
+        _sweeper = new Timer(_ => Sweep(), null, period, period);
         _acceptLoop = AcceptLoopAsync();
         if (options.RoundRobinDns && options.DnsTtl > TimeSpan.Zero)
         {
@@ -231,8 +237,6 @@ public sealed class ProxyServer : IAsyncDisposable
 
     internal byte[] PublicIp { get; }
 
-    internal CancellationToken StoppingToken => _stopping.Token;
-
     /// <summary>
     /// Stops accepting, closes idle connections, lets in-flight requests finish for up to
     /// <paramref name="drainTimeout"/>, then aborts what is left.
@@ -244,7 +248,8 @@ public sealed class ProxyServer : IAsyncDisposable
             return;
         }
 
-        await _stopping.CancelAsync().ConfigureAwait(false); // idle reads end; responses carry Connection: close
+        await _stopping.CancelAsync().ConfigureAwait(false); // responses carry Connection: close from now on
+        Sweep(); // idle connections end now
         _listener.Dispose();
         try
         {
@@ -257,6 +262,7 @@ public sealed class ProxyServer : IAsyncDisposable
         var all = Task.WhenAll(_connections.Values);
         await Task.WhenAny(all, Task.Delay(drainTimeout, Time)).ConfigureAwait(false);
         await _pruneTimer.DisposeAsync().ConfigureAwait(false);
+        await _sweeper.DisposeAsync().ConfigureAwait(false);
         if (_rrTimer is not null)
         {
             await _rrTimer.DisposeAsync().ConfigureAwait(false);
@@ -312,6 +318,16 @@ public sealed class ProxyServer : IAsyncDisposable
             }
 
             Track(new ClientConnection(this, SocketTransport.Create(socket)));
+        }
+    }
+
+    private void Sweep()
+    {
+        var now = Environment.TickCount64;
+        var stopping = IsStopping;
+        foreach (var pair in _connections)
+        {
+            pair.Key.Sweep(now, stopping);
         }
     }
 

@@ -27,7 +27,9 @@ internal sealed partial class ClientConnection
     private readonly byte[] _peerIp;
     private readonly byte[] _realIp;
     private readonly List<Backend> _tried = [];
-    private readonly CancellationTokenSource _headTimeout;
+    private long _deadline; // Environment.TickCount64 when the idle or header timeout fires; 0: none armed
+    private volatile bool _timedOut;
+    private volatile bool _isIdle;
     private BodyFramer _requestBody;
     private BodyFramer _responseBody;
     private ChunkedDeframer _deframer;
@@ -51,7 +53,6 @@ internal sealed partial class ClientConnection
         _peerIp = Encoding.ASCII.GetBytes(peer.ToString());
         // E4: a local client is represented by the machine's own address.
         _realIp = IPAddress.IsLoopback(peer) ? server.PublicIp : _peerIp;
-        _headTimeout = CancellationTokenSource.CreateLinkedTokenSource(server.StoppingToken);
         _proto = client is StreamTransport ? ProtoHttps : ProtoHttp; // X-Forwarded-Proto (TLS clients: https)
     }
 
@@ -62,7 +63,7 @@ internal sealed partial class ClientConnection
     private PipeWriter ClientOut => _client.Output;
 
     /// <summary>True while the connection waits for the next request with nothing buffered (safe to close on drain).</summary>
-    public bool IsIdle { get; private set; }
+    public bool IsIdle => _isIdle;
 
     public async Task RunAsync()
     {
@@ -110,11 +111,13 @@ internal sealed partial class ClientConnection
                 await CloseGracefullyAsync().ConfigureAwait(false);
             }
 
-            _headTimeout.Dispose();
         }
     }
 
     private bool _abortClient;
+
+    /// <summary>How long a closing connection keeps reading what the client still sends (lingering close).</summary>
+    private static readonly TimeSpan LingerTimeout = TimeSpan.FromSeconds(2);
 
     /// <summary>
     /// Lingering close (as nginx's lingering_close): completing the output sends what is buffered and then a
@@ -126,14 +129,15 @@ internal sealed partial class ClientConnection
         try
         {
             await ClientOut.CompleteAsync().ConfigureAwait(false);
-            using var linger = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+            _timedOut = false;
+            ArmTimeout(LingerTimeout); // the server's sweep ends the linger
             while (true)
             {
-                var result = await ClientIn.ReadAsync(linger.Token).ConfigureAwait(false);
+                var result = await ClientIn.ReadAsync().ConfigureAwait(false);
                 ClientIn.AdvanceTo(result.Buffer.End);
-                if (result.IsCompleted)
+                if (result.IsCompleted || (result.IsCanceled && _timedOut))
                 {
-                    break; // a stray CancelPendingRead (IsCanceled) must not cut the linger short
+                    break; // a stray CancelPendingRead (IsCanceled, not timed out) must not cut the linger short
                 }
             }
         }
@@ -162,34 +166,44 @@ internal sealed partial class ClientConnection
     {
         var limits = _server.Limits;
         var started = false;
+        _timedOut = false;
         ArmTimeout(limits.IdleTimeout);
-        IsIdle = true;
+        _isIdle = true;
+        Interlocked.MemoryBarrier(); // pairs with the stop: either it sees this idle, or this sees it stopping
         try
         {
+            if (_server.IsStopping)
+            {
+                return HeadRead.Closed; // a stop began between requests (its sweep may have missed this connection)
+            }
+
             while (true)
             {
-                ReadResult result;
-                try
+                var result = await ClientIn.ReadAsync().ConfigureAwait(false);
+                var buffer = result.Buffer;
+                if (result.IsCanceled)
                 {
-                    result = await ClientIn.ReadAsync(_headTimeout.Token).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException)
-                {
-                    if (started && !_server.IsStopping)
+                    // Woken by the server's sweep: a deadline passed, or a stop began.
+                    ClientIn.AdvanceTo(buffer.Start);
+                    if (_timedOut || _server.IsStopping)
                     {
-                        WriteLocal(408, "request head not received in time\n", close: true);
+                        if (started && !_server.IsStopping)
+                        {
+                            WriteLocal(408, "request head not received in time\n", close: true);
+                        }
+
+                        return HeadRead.Closed;
                     }
 
-                    return HeadRead.Closed;
+                    continue; // a stray cancel meant for an earlier read
                 }
 
-                var buffer = result.Buffer;
                 if (!buffer.IsEmpty)
                 {
                     if (!started)
                     {
                         started = true;
-                        IsIdle = false;
+                        _isIdle = false;
                         ArmTimeout(limits.HeaderTimeout);
                     }
 
@@ -219,17 +233,34 @@ internal sealed partial class ClientConnection
         }
         finally
         {
-            IsIdle = false;
+            _isIdle = false;
+            ArmTimeout(Timeout.InfiniteTimeSpan);
         }
     }
 
-    private void ArmTimeout(TimeSpan timeout)
+    /// <summary>
+    /// Arms (or with an infinite value disarms) the head timeout: a deadline the server's sweep checks, so a
+    /// request touches no timer (DESIGN: no per-request timer-queue work).
+    /// </summary>
+    private void ArmTimeout(TimeSpan timeout) =>
+        Volatile.Write(ref _deadline, timeout == Timeout.InfiniteTimeSpan ? 0 : Environment.TickCount64 + (long)Math.Ceiling(timeout.TotalMilliseconds));
+
+    /// <summary>
+    /// Called by the server's sweep: wakes the head read when its deadline has passed, or when a stop has begun
+    /// and the connection is idle between requests.
+    /// </summary>
+    internal void Sweep(long now, bool stopping)
     {
-        // TryReset disarms a pending timer; a stop request (linked token) keeps it cancelled.
-        _headTimeout.TryReset();
-        if (timeout != Timeout.InfiniteTimeSpan)
+        var deadline = Volatile.Read(ref _deadline);
+        if (deadline != 0 && now >= deadline)
         {
-            _headTimeout.CancelAfter(timeout);
+            _timedOut = true;
+            Volatile.Write(ref _deadline, 0);
+            ClientIn.CancelPendingRead();
+        }
+        else if (stopping && _isIdle)
+        {
+            ClientIn.CancelPendingRead();
         }
     }
 

@@ -32,7 +32,7 @@ internal sealed class SocketTransport : ITransportConnection
     private readonly Pipe _input = new(PipeOptions);
     private readonly Pipe _output = new(PipeOptions);
     private readonly SocketOperation _receive = new();
-    private readonly SocketOperation _send = new();
+    private SocketOperation? _send; // created at the first send: a connection that never answers holds none
     private int _disposed;
 
     private SocketTransport(Socket socket)
@@ -134,7 +134,7 @@ internal sealed class SocketTransport : ITransportConnection
                 var buffer = result.Buffer;
                 if (!buffer.IsEmpty)
                 {
-                    await _send.SendAsync(_socket, buffer).ConfigureAwait(false);
+                    await (_send ??= new SocketOperation()).SendAsync(_socket, buffer).ConfigureAwait(false);
                 }
 
                 reader.AdvanceTo(buffer.End);
@@ -153,6 +153,6 @@ internal sealed class SocketTransport : ITransportConnection
         }
 
         await reader.CompleteAsync(error).ConfigureAwait(false);
-        _send.Dispose();
+        _send?.Dispose();
     }
 }
