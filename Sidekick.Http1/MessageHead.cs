@@ -3,9 +3,9 @@ using System.Runtime.CompilerServices;
 namespace Sidekick.Http1;
 
 /// <summary>
-/// A parsed message head. The head bytes are copied into a buffer owned by this object (grown on demand,
-/// reused across messages), so spans stay valid after the input pipe is advanced and a request can be
-/// re-sent on retry. All accessors return spans into that buffer.
+/// A parsed message head. The head bytes are copied into a buffer owned by this object (rented from a pool,
+/// grown on demand, reused across messages until <see cref="ReleaseBuffers"/>), so spans stay valid after the
+/// input pipe is advanced and a request can be re-sent on retry. All accessors return spans into that buffer.
 /// </summary>
 public abstract class MessageHead
 {
@@ -79,6 +79,26 @@ public abstract class MessageHead
         _headLength = 0;
     }
 
+    /// <summary>
+    /// Forgets the message and gives its buffers back to the pool, so that an idle keep-alive connection holds
+    /// no head memory; the next message rents them again.
+    /// </summary>
+    public void ReleaseBuffers()
+    {
+        Reset();
+        if (_bytes.Length > 0)
+        {
+            BlockPool<byte>.Return(_bytes, InitialBufferSize);
+            _bytes = [];
+        }
+
+        if (_headers.Length > 0)
+        {
+            BlockPool<HeaderEntry>.Return(_headers, InitialHeaderSlots);
+            _headers = [];
+        }
+    }
+
     /// <summary>Copies bytes into the owned buffer and returns where they are.</summary>
     internal Segment Append(ReadOnlySpan<byte> bytes)
     {
@@ -108,7 +128,14 @@ public abstract class MessageHead
     {
         if (_headerCount == _headers.Length)
         {
-            Array.Resize(ref _headers, Math.Max(InitialHeaderSlots, _headers.Length * 2));
+            var more = BlockPool<HeaderEntry>.Rent(Math.Max(InitialHeaderSlots, _headers.Length * 2), InitialHeaderSlots);
+            _headers.AsSpan(0, _headerCount).CopyTo(more);
+            if (_headers.Length > 0)
+            {
+                BlockPool<HeaderEntry>.Return(_headers, InitialHeaderSlots);
+            }
+
+            _headers = more;
         }
 
         KnownHeader kind = KnownHeaders.Lookup(name);
@@ -136,8 +163,13 @@ public abstract class MessageHead
             size *= 2;
         }
 
-        byte[] bigger = GC.AllocateUninitializedArray<byte>(size);
+        byte[] bigger = BlockPool<byte>.Rent(size, InitialBufferSize);
         _bytes.AsSpan(0, _used).CopyTo(bigger);
+        if (_bytes.Length > 0)
+        {
+            BlockPool<byte>.Return(_bytes, InitialBufferSize);
+        }
+
         _bytes = bigger;
     }
 

@@ -79,6 +79,8 @@ internal sealed partial class ClientConnection
                 }
 
                 var keepAlive = await HandleRequestAsync().ConfigureAwait(false);
+                _request.ReleaseBuffers(); // an idle keep-alive connection holds no head memory
+                _response.ReleaseBuffers();
                 if (_abortClient)
                 {
                     abort = true;

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Threading.Tasks.Sources;
+using Sidekick.Http1;
 
 namespace Sidekick.Core.Threading;
 
@@ -7,8 +8,8 @@ namespace Sidekick.Core.Threading;
 /// An async method builder for <c>ValueTask&lt;T&gt;</c> methods on the request path whose suspended state machines
 /// live in pooled boxes, so a request that waits on its client or backend allocates nothing. The framework's
 /// <c>PoolingAsyncValueTaskMethodBuilder</c> keeps one box per thread and per core: with 64 requests in flight
-/// almost every box missed its pool (measured: ~1 KB per request). Here each thread keeps a stack of boxes and
-/// spills to a shared one, sized for thousands of requests in flight.
+/// almost every box missed its pool (measured: ~1 KB per request). Here boxes go back to a
+/// <see cref="ReusePool{T}"/>, sized for thousands of requests in flight.
 /// Execution context does not flow across awaits of such a method (as with <c>UnsafeOnCompleted</c>): the proxy
 /// uses no AsyncLocal state. A method completing synchronously allocates nothing either (its result is returned
 /// in the ValueTask itself).
@@ -121,62 +122,19 @@ internal abstract class PooledBox<TResult> : IValueTaskSource<TResult>
 internal sealed class PooledBox<TResult, TStateMachine> : PooledBox<TResult>
     where TStateMachine : IAsyncStateMachine
 {
-    private const int ThreadPoolSize = 64;
-    private const int SharedPoolSize = 4096;
-
-    [ThreadStatic]
-    private static PooledBox<TResult, TStateMachine>?[]? t_boxes;
-
-    [ThreadStatic]
-    private static int t_count;
-
-    private static readonly Stack<PooledBox<TResult, TStateMachine>> Shared = new();
-    private static readonly Lock SharedLock = new();
-
     public TStateMachine StateMachine = default!;
 
     private PooledBox() => MoveNextAction = MoveNext;
 
     public Action MoveNextAction { get; }
 
-    public static PooledBox<TResult, TStateMachine> Rent()
-    {
-        var boxes = t_boxes;
-        if (boxes is not null && t_count > 0)
-        {
-            var box = boxes[--t_count]!;
-            boxes[t_count] = null;
-            return box;
-        }
-
-        lock (SharedLock)
-        {
-            if (Shared.TryPop(out var shared))
-            {
-                return shared;
-            }
-        }
-
-        return new PooledBox<TResult, TStateMachine>();
-    }
+    public static PooledBox<TResult, TStateMachine> Rent() =>
+        ReusePool<PooledBox<TResult, TStateMachine>>.TryRent(out var box) ? box : new PooledBox<TResult, TStateMachine>();
 
     private protected override void Return()
     {
         StateMachine = default!;
-        var boxes = t_boxes ??= new PooledBox<TResult, TStateMachine>?[ThreadPoolSize];
-        if (t_count < boxes.Length)
-        {
-            boxes[t_count++] = this;
-            return;
-        }
-
-        lock (SharedLock)
-        {
-            if (Shared.Count < SharedPoolSize)
-            {
-                Shared.Push(this);
-            }
-        }
+        ReusePool<PooledBox<TResult, TStateMachine>>.Return(this);
     }
 
     private void MoveNext() => StateMachine.MoveNext();

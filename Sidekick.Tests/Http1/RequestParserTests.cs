@@ -34,6 +34,33 @@ public class RequestParserTests
     }
 
     [Test]
+    public void ReleaseBuffers_GivesTheHeadMemoryBack_AndTheNextParseIsWhole()
+    {
+        var head = new RequestHead();
+        var many = "GET /a HTTP/1.1\r\nHost: h\r\n" + string.Concat(Enumerable.Range(0, 40).Select(i => $"X-H{i}: {new string('v', 100)}\r\n")) + "\r\n";
+        Http1Parser.TryParseRequest(Single(many), head, Limits, out _, out _).ShouldBe(ParseStatus.Complete);
+        head.HeaderCount.ShouldBe(41);
+
+        head.ReleaseBuffers();
+        head.HeaderCount.ShouldBe(0);
+        head.Path.Length.ShouldBe(0);
+
+        foreach (var text in ValidRequests.Append(many))
+        {
+            Http1Parser.TryParseRequest(Single(text), head, Limits, out _, out var error).ShouldBe(ParseStatus.Complete, error.Reason);
+            var fresh = Parse(Single(text)).Head;
+            System.Text.Encoding.ASCII.GetString(head.Path).ShouldBe(System.Text.Encoding.ASCII.GetString(fresh.Path));
+            head.HeaderCount.ShouldBe(fresh.HeaderCount);
+            for (var i = 0; i < fresh.HeaderCount; i++)
+            {
+                head.HeaderValue(i).SequenceEqual(fresh.HeaderValue(i)).ShouldBeTrue();
+            }
+
+            head.ReleaseBuffers();
+        }
+    }
+
+    [Test]
     public void TryParseRequest_EveryPrefixOfValidRequest_IsIncompleteAndConsumesNothing()
     {
         foreach (string text in ValidRequests)
