@@ -68,6 +68,12 @@ out.append("ratios, which come from one run on one machine; absolute figures fro
 out.append("")
 out.append("![throughput as a fraction of direct](benchmarks.png)")
 out.append("")
+out.append("Scenarios: `small-keepalive` (GET of a 12-byte body, 64 keep-alive connections), `new-connection` (16")
+out.append("connections, `Connection: close` on every request), `get-1MiB` and `post-1MiB` (8 connections), `low-load-4c`")
+out.append("(4 connections), `fixed-rate-4k` (32 connections each pausing 8 ms after every response: about 3,600")
+out.append("requests/s offered to every target, so compare the latency columns), `tls-small-keepalive` (the proxy")
+out.append("terminates TLS, plain HTTP to the backend).")
+out.append("")
 out.append("| scenario | target | req/s | MB/s | × direct | × nginx | × haproxy | p50 ms | p99 ms | CPU µs/req | RSS idle MiB | RSS load MiB | alloc B/req |")
 out.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 for s in scenarios:
