@@ -1,21 +1,26 @@
 namespace Sidekick.Http1;
 
 /// <summary>
-/// Arrays of one length for message heads, reused through <see cref="ReusePool{T}"/> (the shared ArrayPool keeps
-/// a few arrays per core: with 64 requests in flight most returns were dropped and rents allocated again, 100 to
-/// 200 B per request). Other lengths (a head larger than usual) come from, and go back to, the shared ArrayPool.
+/// Arrays of one length per element type (<see cref="Length"/>), reused through <see cref="ReusePool{T}"/>: the
+/// shared ArrayPool keeps a few arrays per core, so with 64 requests in flight most returns were dropped and rents
+/// allocated again (100 to 200 B per request). Longer arrays come from, and go back to, the shared ArrayPool.
+/// Byte blocks serve message heads and the socket transport's send buffers.
 /// </summary>
-internal static class BlockPool<T>
+public static class BlockPool<T>
 {
-    /// <summary>Rents an array of exactly <paramref name="pooledLength"/> when that is enough, else at least <paramref name="length"/>.</summary>
-    public static T[] Rent(int length, int pooledLength) =>
-        length > pooledLength ? System.Buffers.ArrayPool<T>.Shared.Rent(length)
-        : ReusePool<T[]>.TryRent(out var block) ? block
-        : new T[pooledLength];
+    /// <summary>The pooled length: 4 KiB of bytes, 16 of anything else (header slots).</summary>
+    public static readonly int Length = typeof(T) == typeof(byte) ? 4096 : 16;
 
-    public static void Return(T[] block, int pooledLength)
+    /// <summary>Rents an array of exactly <see cref="Length"/> when that is enough, else one of at least <paramref name="minimum"/>.</summary>
+    public static T[] Rent(int minimum) =>
+        minimum > Length ? System.Buffers.ArrayPool<T>.Shared.Rent(minimum)
+        : ReusePool<T[]>.TryRent(out var block) ? block
+        : new T[Length];
+
+    /// <summary>Gives back an array from <see cref="Rent"/>.</summary>
+    public static void Return(T[] block)
     {
-        if (block.Length == pooledLength)
+        if (block.Length == Length)
         {
             ReusePool<T[]>.Return(block);
         }

@@ -9,7 +9,6 @@ namespace Sidekick.Http1;
 /// </summary>
 public abstract class MessageHead
 {
-    private const int InitialBufferSize = 2048;
     private const int InitialHeaderSlots = 16;
 
     private byte[] _bytes = [];
@@ -88,13 +87,13 @@ public abstract class MessageHead
         Reset();
         if (_bytes.Length > 0)
         {
-            BlockPool<byte>.Return(_bytes, InitialBufferSize);
+            BlockPool<byte>.Return(_bytes);
             _bytes = [];
         }
 
         if (_headers.Length > 0)
         {
-            BlockPool<HeaderEntry>.Return(_headers, InitialHeaderSlots);
+            BlockPool<HeaderEntry>.Return(_headers);
             _headers = [];
         }
     }
@@ -128,11 +127,11 @@ public abstract class MessageHead
     {
         if (_headerCount == _headers.Length)
         {
-            var more = BlockPool<HeaderEntry>.Rent(Math.Max(InitialHeaderSlots, _headers.Length * 2), InitialHeaderSlots);
+            var more = BlockPool<HeaderEntry>.Rent(Math.Max(InitialHeaderSlots, _headers.Length * 2));
             _headers.AsSpan(0, _headerCount).CopyTo(more);
             if (_headers.Length > 0)
             {
-                BlockPool<HeaderEntry>.Return(_headers, InitialHeaderSlots);
+                BlockPool<HeaderEntry>.Return(_headers);
             }
 
             _headers = more;
@@ -157,17 +156,17 @@ public abstract class MessageHead
 
     private void Grow(int needed)
     {
-        int size = Math.Max(InitialBufferSize, _bytes.Length);
+        int size = Math.Max(BlockPool<byte>.Length, _bytes.Length);
         while (size < needed)
         {
             size *= 2;
         }
 
-        byte[] bigger = BlockPool<byte>.Rent(size, InitialBufferSize);
+        byte[] bigger = BlockPool<byte>.Rent(size);
         _bytes.AsSpan(0, _used).CopyTo(bigger);
         if (_bytes.Length > 0)
         {
-            BlockPool<byte>.Return(_bytes, InitialBufferSize);
+            BlockPool<byte>.Return(_bytes);
         }
 
         _bytes = bigger;

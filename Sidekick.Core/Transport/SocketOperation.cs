@@ -58,6 +58,28 @@ internal sealed class SocketOperation : SocketAsyncEventArgs, IValueTaskSource<i
         return socket.SendAsync(this) ? new ValueTask<int>(this, _source.Version) : Result();
     }
 
+    /// <summary>Sends all of <paramref name="blocks"/> (kept alive by the caller until the send completes).</summary>
+    public ValueTask<int> SendAsync(Socket socket, List<ArraySegment<byte>> blocks)
+    {
+        if (blocks.Count == 1)
+        {
+            if (BufferList is not null)
+            {
+                BufferList = null;
+            }
+
+            SetBuffer(blocks[0].AsMemory());
+        }
+        else
+        {
+            SetBuffer(Memory<byte>.Empty);
+            BufferList = blocks;
+        }
+
+        _source.Reset();
+        return socket.SendAsync(this) ? new ValueTask<int>(this, _source.Version) : Result();
+    }
+
     private static ArraySegment<byte> AsSegment(ReadOnlyMemory<byte> memory) =>
         MemoryMarshal.TryGetArray(memory, out var segment)
             ? segment

@@ -5,16 +5,16 @@ using System.Net.Sockets;
 namespace Sidekick.Core.Transport;
 
 /// <summary>
-/// A socket seen as two pipes, hand-rolled on <see cref="SocketOperation"/>: one receive loop fills the input
-/// pipe, one send loop drains the output pipe. Both pipes schedule inline, so a completed receive runs the proxy's
-/// parser and its writes to the other side on the same thread, with no work item in between (it replaced
-/// Pipelines.Sockets.Unofficial, whose thread-pool hops cost ~3 KB and a third of the CPU per request).
-/// The receive loop waits with a zero-byte read, so an idle connection holds no receive buffer.
+/// A socket hand-rolled on <see cref="SocketOperation"/>: a receive loop fills the input pipe, and the output is a
+/// <see cref="SocketWriter"/> that sends on flush. The input pipe schedules inline, so a completed receive runs the
+/// proxy's parser and its send to the other side on the same thread, with no work item in between (this replaced
+/// Pipelines.Sockets.Unofficial, whose thread-pool hops cost ~3 KB and a third of the CPU per request). The
+/// receive loop waits with a zero-byte read, so an idle connection holds no receive buffer.
 /// </summary>
 internal sealed class SocketTransport : ITransportConnection
 {
-    // Pause a writer at 64 KiB buffered and resume at 32 KiB: this is what bounds memory per connection
-    // whatever the body size (DESIGN, Invariants: "bodies stream").
+    // Pause the receive loop at 64 KiB unread and resume at 32 KiB: with the writer's flush waiting for the
+    // kernel, this is what bounds memory per connection whatever the body size (DESIGN, Invariants: "bodies stream").
     private static readonly PipeOptions PipeOptions = new(
         pool: null,
         readerScheduler: PipeScheduler.Inline,
@@ -30,9 +30,8 @@ internal sealed class SocketTransport : ITransportConnection
 
     private readonly Socket _socket;
     private readonly Pipe _input = new(PipeOptions);
-    private readonly Pipe _output = new(PipeOptions);
+    private readonly SocketWriter _output;
     private readonly SocketOperation _receive = new();
-    private SocketOperation? _send; // created at the first send: a connection that never answers holds none
     private int _disposed;
 
     private SocketTransport(Socket socket)
@@ -40,8 +39,8 @@ internal sealed class SocketTransport : ITransportConnection
         _socket = socket;
         socket.NoDelay = true;
         RemoteEndPoint = socket.RemoteEndPoint;
+        _output = new SocketWriter(socket);
         _ = ReceiveLoopAsync();
-        _ = SendLoopAsync();
     }
 
     public static SocketTransport Create(Socket socket) => new(socket);
@@ -50,7 +49,7 @@ internal sealed class SocketTransport : ITransportConnection
 
     public PipeReader Input => _input.Reader;
 
-    public PipeWriter Output => _output.Writer;
+    public PipeWriter Output => _output;
 
     public void Abort()
     {
@@ -70,8 +69,9 @@ internal sealed class SocketTransport : ITransportConnection
             return;
         }
 
-        // Closing the socket fails the pending receive and send at once; the loops then complete their pipes.
+        // Closing the socket fails the pending receive (the loop then completes the input pipe) and any send.
         _socket.Dispose();
+        _output.Release();
     }
 
     private async Task ReceiveLoopAsync()
@@ -120,39 +120,5 @@ internal sealed class SocketTransport : ITransportConnection
 
         await writer.CompleteAsync(error).ConfigureAwait(false);
         _receive.Dispose();
-    }
-
-    private async Task SendLoopAsync()
-    {
-        var reader = _output.Reader;
-        Exception? error = null;
-        try
-        {
-            while (true)
-            {
-                var result = await reader.ReadAsync().ConfigureAwait(false);
-                var buffer = result.Buffer;
-                if (!buffer.IsEmpty)
-                {
-                    await (_send ??= new SocketOperation()).SendAsync(_socket, buffer).ConfigureAwait(false);
-                }
-
-                reader.AdvanceTo(buffer.End);
-                if (result.IsCompleted || result.IsCanceled)
-                {
-                    break;
-                }
-            }
-
-            // The writer completed: everything is sent, so end our direction with a FIN.
-            _socket.Shutdown(SocketShutdown.Send);
-        }
-        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
-        {
-            error = Volatile.Read(ref _disposed) == 0 ? ex : null;
-        }
-
-        await reader.CompleteAsync(error).ConfigureAwait(false);
-        _send?.Dispose();
     }
 }

@@ -1,0 +1,247 @@
+using System.IO.Pipelines;
+using System.Net.Sockets;
+using System.Threading.Tasks.Sources;
+using Sidekick.Http1;
+
+namespace Sidekick.Core.Transport;
+
+/// <summary>
+/// The output half of <see cref="SocketTransport"/>: a PipeWriter that buffers writes in pooled 4 KiB blocks and
+/// sends them on <see cref="FlushAsync"/>, one send (a gather write when there are several blocks) on the calling
+/// thread. There is no output pipe and no send loop: a response costs one system call and no hand-off, and a
+/// connection holds no output memory between flushes. A flush completes when the kernel has taken every byte,
+/// which is the back-pressure (the socket buffer plays the part of the pipe's pause threshold).
+/// One flush at a time, as for any PipeWriter.
+/// </summary>
+internal sealed class SocketWriter : PipeWriter, IValueTaskSource<FlushResult>
+{
+    private readonly Socket _socket;
+    private readonly Action _onSendCompleted;
+    private SocketOperation? _operation; // created at the first send: a connection that never answers holds none
+    private List<ArraySegment<byte>>? _blocks; // filled blocks waiting for the flush, or being sent
+    private byte[]? _current;
+    private int _currentUsed;
+    private ValueTask<int> _pendingSend;
+    private ManualResetValueTaskSourceCore<FlushResult> _flush; // continuations run inline
+    private int _flushWaiting; // 1 while a caller awaits a pending send
+    private bool _sending;
+    private bool _completed;
+    private int _released;
+
+    public SocketWriter(Socket socket)
+    {
+        _socket = socket;
+        _onSendCompleted = OnSendCompleted;
+    }
+
+    public override Memory<byte> GetMemory(int sizeHint = 0)
+    {
+        if (_completed)
+        {
+            throw new InvalidOperationException("writing is not allowed after the writer was completed");
+        }
+
+        sizeHint = Math.Max(sizeHint, 1);
+        if (_current is null || _current.Length - _currentUsed < sizeHint)
+        {
+            Seal();
+            _current = BlockPool<byte>.Rent(sizeHint);
+        }
+
+        return _current.AsMemory(_currentUsed);
+    }
+
+    public override Span<byte> GetSpan(int sizeHint = 0) => GetMemory(sizeHint).Span;
+
+    public override void Advance(int bytes)
+    {
+        if (_current is null || bytes < 0 || _currentUsed + bytes > _current.Length)
+        {
+            throw new ArgumentOutOfRangeException(nameof(bytes));
+        }
+
+        _currentUsed += bytes;
+    }
+
+    public override ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken = default)
+    {
+        if (_sending)
+        {
+            // Only after a cancelled flush whose send never finished; the connection is being given up.
+            return ValueTask.FromException<FlushResult>(new InvalidOperationException("a send is still in progress"));
+        }
+
+        Seal();
+        if (_blocks is not { Count: > 0 } blocks)
+        {
+            return new ValueTask<FlushResult>(new FlushResult(isCanceled: false, isCompleted: false));
+        }
+
+        ValueTask<int> send;
+        try
+        {
+            send = (_operation ??= new SocketOperation()).SendAsync(_socket, blocks);
+        }
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+        {
+            ReleaseBlocks();
+            return ValueTask.FromException<FlushResult>(ex);
+        }
+
+        if (send.IsCompleted)
+        {
+            try
+            {
+                send.GetAwaiter().GetResult();
+            }
+            catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+            {
+                return ValueTask.FromException<FlushResult>(ex);
+            }
+            finally
+            {
+                ReleaseBlocks();
+            }
+
+            return new ValueTask<FlushResult>(new FlushResult(isCanceled: false, isCompleted: false));
+        }
+
+        _sending = true;
+        _pendingSend = send;
+        _flush.Reset();
+        Volatile.Write(ref _flushWaiting, 1);
+        send.GetAwaiter().UnsafeOnCompleted(_onSendCompleted);
+        return new ValueTask<FlushResult>(this, _flush.Version);
+    }
+
+    /// <summary>Wakes a caller waiting on a send that does not finish (the peer stopped reading); the send stays in flight.</summary>
+    public override void CancelPendingFlush()
+    {
+        if (Interlocked.Exchange(ref _flushWaiting, 0) == 1)
+        {
+            _flush.SetResult(new FlushResult(isCanceled: true, isCompleted: false));
+        }
+    }
+
+    public override void Complete(Exception? exception = null) => _ = CompleteAsync(exception).AsTask();
+
+    /// <summary>Sends what is buffered, then ends this direction with a FIN (nothing more is sent after an error).</summary>
+    public override async ValueTask CompleteAsync(Exception? exception = null)
+    {
+        if (_completed)
+        {
+            return;
+        }
+
+        try
+        {
+            if (exception is null && !_sending)
+            {
+                await FlushAsync().ConfigureAwait(false);
+            }
+
+            _completed = true;
+            _socket.Shutdown(SocketShutdown.Send);
+        }
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException or InvalidOperationException)
+        {
+            _completed = true; // the connection is gone; the close will tell the peer
+        }
+    }
+
+    /// <summary>Called once the socket is closed: gives the blocks back and frees the send operation (now, or when a send in flight fails).</summary>
+    public void Release()
+    {
+        if (Interlocked.Exchange(ref _released, 1) != 0)
+        {
+            return;
+        }
+
+        _completed = true;
+        if (!Volatile.Read(ref _sending))
+        {
+            FreeResources();
+        }
+    }
+
+    private void FreeResources()
+    {
+        ReleaseBlocks();
+        if (Interlocked.Exchange(ref _current, null) is { } current)
+        {
+            BlockPool<byte>.Return(current);
+        }
+
+        _operation?.Dispose();
+    }
+
+    private void Seal()
+    {
+        if (_current is null)
+        {
+            return;
+        }
+
+        if (_currentUsed == 0)
+        {
+            return; // keep an empty block for the next write
+        }
+
+        (_blocks ??= new List<ArraySegment<byte>>(4)).Add(new ArraySegment<byte>(_current, 0, _currentUsed));
+        _current = null;
+        _currentUsed = 0;
+    }
+
+    private void OnSendCompleted()
+    {
+        Exception? error = null;
+        try
+        {
+            _pendingSend.GetAwaiter().GetResult();
+        }
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+        {
+            error = ex;
+        }
+
+        _pendingSend = default;
+        ReleaseBlocks();
+        Volatile.Write(ref _sending, false);
+        if (Volatile.Read(ref _released) != 0)
+        {
+            FreeResources(); // the connection closed while this send was in flight
+        }
+
+        if (Interlocked.Exchange(ref _flushWaiting, 0) == 1)
+        {
+            if (error is null)
+            {
+                _flush.SetResult(new FlushResult(isCanceled: false, isCompleted: false));
+            }
+            else
+            {
+                _flush.SetException(error);
+            }
+        }
+    }
+
+    private void ReleaseBlocks()
+    {
+        if (_blocks is { } blocks)
+        {
+            foreach (var block in blocks)
+            {
+                BlockPool<byte>.Return(block.Array!);
+            }
+
+            blocks.Clear();
+        }
+    }
+
+    FlushResult IValueTaskSource<FlushResult>.GetResult(short token) => _flush.GetResult(token);
+
+    ValueTaskSourceStatus IValueTaskSource<FlushResult>.GetStatus(short token) => _flush.GetStatus(token);
+
+    void IValueTaskSource<FlushResult>.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+        _flush.OnCompleted(continuation, state, token, flags);
+}
