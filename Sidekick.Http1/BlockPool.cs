@@ -11,10 +11,12 @@ public static class BlockPool<T>
     /// <summary>The pooled length: 4 KiB of bytes, 16 of anything else (header slots).</summary>
     public static readonly int Length = typeof(T) == typeof(byte) ? 4096 : 16;
 
+    private static readonly ReusePool<T[]> Pool = new(4096);
+
     /// <summary>Rents an array of exactly <see cref="Length"/> when that is enough, else one of at least <paramref name="minimum"/>.</summary>
     public static T[] Rent(int minimum) =>
         minimum > Length ? System.Buffers.ArrayPool<T>.Shared.Rent(minimum)
-        : ReusePool<T[]>.TryRent(out var block) ? block
+        : Pool.TryRent(out var block) ? block
         : new T[Length];
 
     /// <summary>Gives back an array from <see cref="Rent"/>.</summary>
@@ -22,7 +24,7 @@ public static class BlockPool<T>
     {
         if (block.Length == Length)
         {
-            ReusePool<T[]>.Return(block);
+            Pool.Return(block);
         }
         else if (block.Length > 0)
         {

@@ -1,59 +1,51 @@
 namespace Sidekick.Http1;
 
 /// <summary>
-/// A pool of reusable objects of one type for the request path: a stack per thread (no synchronisation) that
-/// spills to a shared stack behind a short lock. Sized for thousands of requests in flight, where the framework's
-/// pools (a few items per core) drop most returns. Used for message-head buffers and for the proxy's pooled
-/// async state.
+/// A pool of reusable objects for the request path: a stack behind a short lock, sized for thousands of requests in
+/// flight, where the framework's pools (a few items per core) drop most returns. An instance lives in a static
+/// field of an exactly-typed owner (no thread-static state in shared generic code: that costs a runtime lookup on
+/// every access). Used for message-head buffers, send blocks and the proxy's pooled async state.
 /// </summary>
-public static class ReusePool<T>
+public sealed class ReusePool<T>(int capacity)
     where T : class
 {
-    private const int ThreadCapacity = 64;
-    private const int SharedCapacity = 1024;
-
-    [ThreadStatic]
-    private static T?[]? t_items;
-
-    [ThreadStatic]
-    private static int t_count;
-
-    private static readonly Stack<T> Shared = new();
-    private static readonly Lock SharedLock = new();
+    private readonly Lock _lock = new();
+    private T?[] _items = new T?[Math.Min(capacity, 16)];
+    private int _count;
 
     /// <summary>Takes a pooled item, if there is one.</summary>
-    public static bool TryRent(out T item)
+    public bool TryRent(out T item)
     {
-        var items = t_items;
-        if (items is not null && t_count > 0)
+        lock (_lock)
         {
-            item = items[--t_count]!;
-            items[t_count] = null;
-            return true;
+            if (_count > 0)
+            {
+                item = _items[--_count]!;
+                _items[_count] = null;
+                return true;
+            }
         }
 
-        lock (SharedLock)
-        {
-            return Shared.TryPop(out item!);
-        }
+        item = null!;
+        return false;
     }
 
-    /// <summary>Gives an item back for reuse (dropped when the pools are full).</summary>
-    public static void Return(T item)
+    /// <summary>Gives an item back for reuse (dropped when the pool is full).</summary>
+    public void Return(T item)
     {
-        var items = t_items ??= new T?[ThreadCapacity];
-        if (t_count < items.Length)
+        lock (_lock)
         {
-            items[t_count++] = item;
-            return;
-        }
-
-        lock (SharedLock)
-        {
-            if (Shared.Count < SharedCapacity)
+            if (_count == _items.Length)
             {
-                Shared.Push(item);
+                if (_count >= capacity)
+                {
+                    return;
+                }
+
+                Array.Resize(ref _items, Math.Min(capacity, _count * 2));
             }
+
+            _items[_count++] = item;
         }
     }
 }

@@ -122,6 +122,8 @@ internal abstract class PooledBox<TResult> : IValueTaskSource<TResult>
 internal sealed class PooledBox<TResult, TStateMachine> : PooledBox<TResult>
     where TStateMachine : IAsyncStateMachine
 {
+    private static readonly ReusePool<PooledBox<TResult, TStateMachine>> Pool = new(4096);
+
     public TStateMachine StateMachine = default!;
 
     private PooledBox() => MoveNextAction = MoveNext;
@@ -129,12 +131,12 @@ internal sealed class PooledBox<TResult, TStateMachine> : PooledBox<TResult>
     public Action MoveNextAction { get; }
 
     public static PooledBox<TResult, TStateMachine> Rent() =>
-        ReusePool<PooledBox<TResult, TStateMachine>>.TryRent(out var box) ? box : new PooledBox<TResult, TStateMachine>();
+        Pool.TryRent(out var box) ? box : new PooledBox<TResult, TStateMachine>();
 
     private protected override void Return()
     {
         StateMachine = default!;
-        ReusePool<PooledBox<TResult, TStateMachine>>.Return(this);
+        Pool.Return(this);
     }
 
     private void MoveNext() => StateMachine.MoveNext();
