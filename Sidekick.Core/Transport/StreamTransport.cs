@@ -17,8 +17,8 @@ internal sealed class StreamTransport : ITransportConnection
 {
     private static readonly PipeOptions PipeOptions = new(
         pool: null,
-        readerScheduler: PipeScheduler.ThreadPool,
-        writerScheduler: PipeScheduler.ThreadPool,
+        readerScheduler: PipeScheduler.Inline,
+        writerScheduler: PipeScheduler.Inline,
         pauseWriterThreshold: 64 * 1024,
         resumeWriterThreshold: 32 * 1024,
         minimumSegmentSize: 4096,
