@@ -2,6 +2,7 @@
 """Turns the raw TSVs of bench/run.sh into docs/benchmarks.md: medians over the rounds, ratios from this run."""
 import csv
 import statistics
+import os
 import sys
 from collections import defaultdict
 
@@ -98,6 +99,14 @@ if on and off:
     out.append(f"Tracing every request as JSON to a file (`sidekick-trace`: `--trace all --json > file`) runs at {on / off:.2f}× the")
     out.append("throughput of sidekick with tracing off (`--quiet`) in the small keep-alive scenario.")
     out.append("")
+errors_file = sys.argv[6] if len(sys.argv) > 6 else None
+if errors_file and os.path.exists(errors_file):
+    errors = [l.strip() for l in open(errors_file) if l.strip()]
+    if errors:
+        out.append("Non-2xx answers seen during the run (counted in the figures above):")
+        out.append("")
+        out.extend("- " + e.replace("bench: ", "") for e in errors)
+        out.append("")
 out.append("## 100 MiB through the proxy (one stream): RSS growth")
 out.append("")
 out.append("| target | direction | RSS before MiB | RSS peak MiB | growth MiB | seconds |")
@@ -114,7 +123,6 @@ for r in rows(idle):
     b, a, n = int(r["rss_before_kb"]), int(r["rss_after_kb"]), int(r["connections"])
     out.append(f"| {r['target']} | {n} | {b / 1024:.1f} | {a / 1024:.1f} | {(a - b) / n:.2f} |")
 out.append("")
-import os
 micro = "artifacts/bench-micro.txt"
 if os.path.exists(micro):
     table = [l.rstrip() for l in open(micro) if l.startswith("|")]
