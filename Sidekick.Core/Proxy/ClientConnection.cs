@@ -485,7 +485,7 @@ internal sealed partial class ClientConnection
     private async ValueTask<ForwardOutcome> ExchangeAsync(UpstreamConnection upstream, Backend backend, bool hasBody)
     {
         var reusable = false;
-        Task<BodyOutcome>? bodyTask = null;
+        ValueTask<BodyOutcome>? bodyTask = null; // pooled: awaited exactly once, then set to null
         ValueTask<bool>? watchTask = null;
         try
         {
@@ -525,9 +525,13 @@ internal sealed partial class ClientConnection
             var head = await ReadResponseHeadAsync(upstream).ConfigureAwait(false);
             if (head.Failed)
             {
-                if (bodyTask is not null && bodyTask.IsCompleted && bodyTask.Result == BodyOutcome.ClientAborted)
+                if (bodyTask is { IsCompleted: true } finished)
                 {
-                    return ForwardOutcome.Fail(Blame.Client, Progress.Sent, "client closed the connection");
+                    bodyTask = null;
+                    if (await finished.ConfigureAwait(false) == BodyOutcome.ClientAborted)
+                    {
+                        return ForwardOutcome.Fail(Blame.Client, Progress.Sent, "client closed the connection");
+                    }
                 }
 
                 return head;
@@ -541,7 +545,13 @@ internal sealed partial class ClientConnection
                     await StopWatchAsync(watch).ConfigureAwait(false);
                 }
 
-                return await TunnelAsync(upstream, bodyTask).ConfigureAwait(false);
+                if (bodyTask is { } uploading)
+                {
+                    bodyTask = null;
+                    await uploading.ConfigureAwait(false); // the body is done before the tunnel owns both directions
+                }
+
+                return await TunnelAsync(upstream).ConfigureAwait(false);
             }
 
             // A chunked response to an HTTP/1.0 client goes out de-chunked, delimited by the close.
@@ -555,18 +565,12 @@ internal sealed partial class ClientConnection
             }
 
             var requestBodyDone = true;
-            if (bodyTask is not null)
+            if (bodyTask is { } requestBody)
             {
-                if (!bodyTask.IsCompleted)
-                {
-                    // The backend answered before reading the whole request body: stop copying; the client
-                    // connection is mid-body and must close.
-                    ClientIn.CancelPendingRead();
-                    upstream.Output.CancelPendingFlush();
-                }
-
-                requestBodyDone = await bodyTask.ConfigureAwait(false) == BodyOutcome.Completed;
+                // When the backend answered before reading the whole request body, the copy stops; the client
+                // connection is then mid-body and must close.
                 bodyTask = null;
+                requestBodyDone = await StopBodyAsync(requestBody, upstream).ConfigureAwait(false) == BodyOutcome.Completed;
             }
 
             reusable = requestBodyDone && _response.KeepAlive && _response.Framing != BodyFraming.UntilClose;
@@ -579,15 +583,9 @@ internal sealed partial class ClientConnection
                 await StopWatchAsync(watch).ConfigureAwait(false);
             }
 
-            if (bodyTask is not null)
+            if (bodyTask is { } unfinished)
             {
-                if (!bodyTask.IsCompleted)
-                {
-                    ClientIn.CancelPendingRead();
-                    upstream.Output.CancelPendingFlush();
-                }
-
-                await bodyTask.ConfigureAwait(false);
+                await StopBodyAsync(unfinished, upstream).ConfigureAwait(false);
             }
 
             if (reusable)
@@ -610,9 +608,13 @@ internal sealed partial class ClientConnection
     }
 
     /// <summary>Copies the request body to the backend by its framing, bytes as received, flushing as they arrive.</summary>
-    private async Task<BodyOutcome> ForwardRequestBodyAsync(UpstreamConnection upstream)
+    /// <remarks>
+    /// Runs beside the response reader: it returns to the caller at its first wait (for the client or for the
+    /// backend to take bytes), on the same thread, without a hop to the thread pool.
+    /// </remarks>
+    [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]
+    private async ValueTask<BodyOutcome> ForwardRequestBodyAsync(UpstreamConnection upstream)
     {
-        await Task.Yield(); // run beside the response reader
         _requestBody.Reset(_request.Framing, _request.ContentLength);
         while (true)
         {
@@ -736,6 +738,18 @@ internal sealed partial class ClientConnection
         }
 
         return _clientGone;
+    }
+
+    /// <summary>Ends the request-body copy, stopping it first when it still runs (awaited exactly once: pooled).</summary>
+    private async ValueTask<BodyOutcome> StopBodyAsync(ValueTask<BodyOutcome> body, UpstreamConnection upstream)
+    {
+        if (!body.IsCompleted)
+        {
+            ClientIn.CancelPendingRead();
+            upstream.Output.CancelPendingFlush();
+        }
+
+        return await body.ConfigureAwait(false);
     }
 
     /// <summary>Ends the client watch (awaited exactly once: its value task is pooled).</summary>
@@ -917,14 +931,8 @@ internal sealed partial class ClientConnection
     }
 
     /// <summary>After 101: copy both ways until either side closes (the original fails here, E15).</summary>
-    private async ValueTask<ForwardOutcome> TunnelAsync(UpstreamConnection upstream, Task<BodyOutcome>? bodyTask)
+    private async ValueTask<ForwardOutcome> TunnelAsync(UpstreamConnection upstream)
     {
-        // The request body (if any) is done before the tunnel owns both directions.
-        if (bodyTask is not null)
-        {
-            await bodyTask.ConfigureAwait(false);
-        }
-
         _tx += HeadWriter.WriteResponse(ClientOut, _response, keepAlive: false, clientIsHttp10: false);
         var flushed = await FlushClientAsync().ConfigureAwait(false);
         if (flushed.Failed)
