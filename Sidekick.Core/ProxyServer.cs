@@ -262,7 +262,6 @@ public sealed class ProxyServer : IAsyncDisposable
         var all = Task.WhenAll(_connections.Values);
         await Task.WhenAny(all, Task.Delay(drainTimeout, Time)).ConfigureAwait(false);
         await _pruneTimer.DisposeAsync().ConfigureAwait(false);
-        await _sweeper.DisposeAsync().ConfigureAwait(false);
         if (_rrTimer is not null)
         {
             await _rrTimer.DisposeAsync().ConfigureAwait(false);
@@ -328,6 +327,11 @@ public sealed class ProxyServer : IAsyncDisposable
         foreach (var pair in _connections)
         {
             pair.Key.Sweep(now, stopping);
+        }
+
+        if (stopping && _connections.IsEmpty)
+        {
+            _sweeper.Dispose(); // after a stop the sweep runs until the last connection (lingering or late) ends
         }
     }
 

@@ -29,7 +29,7 @@ internal sealed partial class ClientConnection
     private readonly List<Backend> _tried = [];
     private long _deadline; // Environment.TickCount64 when the idle or header timeout fires; 0: none armed
     private volatile bool _timedOut;
-    private volatile bool _isIdle;
+    private volatile bool _awaitingHead; // a head (or lingering) read is pending: the only read the sweep may cancel
     private BodyFramer _requestBody;
     private BodyFramer _responseBody;
     private ChunkedDeframer _deframer;
@@ -61,9 +61,6 @@ internal sealed partial class ClientConnection
     private PipeReader ClientIn => _client.Input;
 
     private PipeWriter ClientOut => _client.Output;
-
-    /// <summary>True while the connection waits for the next request with nothing buffered (safe to close on drain).</summary>
-    public bool IsIdle => _isIdle;
 
     public async Task RunAsync()
     {
@@ -133,6 +130,7 @@ internal sealed partial class ClientConnection
             await ClientOut.CompleteAsync().ConfigureAwait(false);
             _timedOut = false;
             ArmTimeout(LingerTimeout); // the server's sweep ends the linger
+            _awaitingHead = true; // the sweep may end this read
             while (true)
             {
                 var result = await ClientIn.ReadAsync().ConfigureAwait(false);
@@ -170,18 +168,19 @@ internal sealed partial class ClientConnection
         var started = false;
         _timedOut = false;
         ArmTimeout(limits.IdleTimeout);
-        _isIdle = true;
-        Interlocked.MemoryBarrier(); // pairs with the stop: either it sees this idle, or this sees it stopping
         try
         {
-            if (_server.IsStopping)
-            {
-                return HeadRead.Closed; // a stop began between requests (its sweep may have missed this connection)
-            }
-
             while (true)
             {
+                _awaitingHead = true;
+                Interlocked.MemoryBarrier(); // pairs with the stop: either its sweep sees this read, or this sees it
+                if (_server.IsStopping)
+                {
+                    return HeadRead.Closed;
+                }
+
                 var result = await ClientIn.ReadAsync().ConfigureAwait(false);
+                _awaitingHead = false;
                 var buffer = result.Buffer;
                 if (result.IsCanceled)
                 {
@@ -205,7 +204,6 @@ internal sealed partial class ClientConnection
                     if (!started)
                     {
                         started = true;
-                        _isIdle = false;
                         ArmTimeout(limits.HeaderTimeout);
                     }
 
@@ -235,7 +233,7 @@ internal sealed partial class ClientConnection
         }
         finally
         {
-            _isIdle = false;
+            _awaitingHead = false;
             ArmTimeout(Timeout.InfiniteTimeSpan);
         }
     }
@@ -248,21 +246,25 @@ internal sealed partial class ClientConnection
         Volatile.Write(ref _deadline, timeout == Timeout.InfiniteTimeSpan ? 0 : Environment.TickCount64 + (long)Math.Ceiling(timeout.TotalMilliseconds));
 
     /// <summary>
-    /// Called by the server's sweep: wakes the head read when its deadline has passed, or when a stop has begun
-    /// and the connection is idle between requests.
+    /// Called by the server's sweep: wakes a pending head (or lingering) read when its deadline has passed, or a
+    /// pending head read when a stop has begun.
     /// </summary>
     internal void Sweep(long now, bool stopping)
     {
+        if (!_awaitingHead)
+        {
+            return; // only a head or lingering read is ever cancelled: a cancel left pending would hit a body read
+        }
+
         var deadline = Volatile.Read(ref _deadline);
-        if (deadline != 0 && now >= deadline)
+        if (deadline != 0 && now >= deadline && Interlocked.CompareExchange(ref _deadline, 0, deadline) == deadline)
         {
             _timedOut = true;
-            Volatile.Write(ref _deadline, 0);
             ClientIn.CancelPendingRead();
         }
-        else if (stopping && _isIdle)
+        else if (stopping)
         {
-            ClientIn.CancelPendingRead();
+            ClientIn.CancelPendingRead(); // a stop ends idle and half-received heads alike
         }
     }
 
@@ -743,13 +745,17 @@ internal sealed partial class ClientConnection
     /// <summary>Ends the request-body copy, stopping it first when it still runs (awaited exactly once: pooled).</summary>
     private async ValueTask<BodyOutcome> StopBodyAsync(ValueTask<BodyOutcome> body, UpstreamConnection upstream)
     {
-        if (!body.IsCompleted)
+        if (body.IsCompleted)
         {
-            ClientIn.CancelPendingRead();
-            upstream.Output.CancelPendingFlush();
+            return await body.ConfigureAwait(false);
         }
 
-        return await body.ConfigureAwait(false);
+        ClientIn.CancelPendingRead();
+        upstream.Output.CancelPendingFlush();
+        var outcome = await body.ConfigureAwait(false);
+        // A cancel that raced with the body's last flush may still be pending on the writer (or the reader): that
+        // upstream connection must not carry another request, nor the client connection another body.
+        return outcome == BodyOutcome.Completed ? BodyOutcome.Cancelled : outcome;
     }
 
     /// <summary>Ends the client watch (awaited exactly once: its value task is pooled).</summary>

@@ -24,7 +24,9 @@ internal sealed class SocketWriter : PipeWriter, IValueTaskSource<FlushResult>
     private ValueTask<int> _pendingSend;
     private ManualResetValueTaskSourceCore<FlushResult> _flush; // continuations run inline
     private int _flushWaiting; // 1 while a caller awaits a pending send
-    private bool _sending;
+    private int _sending; // 1 while a send is in flight
+    private int _cancelNext; // a CancelPendingFlush with no flush waiting applies to the next flush (PipeWriter contract)
+    private int _freed;
     private bool _completed;
     private int _released;
 
@@ -65,7 +67,12 @@ internal sealed class SocketWriter : PipeWriter, IValueTaskSource<FlushResult>
 
     public override ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken = default)
     {
-        if (_sending)
+        if (Interlocked.Exchange(ref _cancelNext, 0) == 1)
+        {
+            return new ValueTask<FlushResult>(new FlushResult(isCanceled: true, isCompleted: false));
+        }
+
+        if (Volatile.Read(ref _sending) != 0)
         {
             // Only after a cancelled flush whose send never finished; the connection is being given up.
             return ValueTask.FromException<FlushResult>(new InvalidOperationException("a send is still in progress"));
@@ -106,12 +113,18 @@ internal sealed class SocketWriter : PipeWriter, IValueTaskSource<FlushResult>
             return new ValueTask<FlushResult>(new FlushResult(isCanceled: false, isCompleted: false));
         }
 
-        _sending = true;
+        Volatile.Write(ref _sending, 1);
         _pendingSend = send;
         _flush.Reset();
         Volatile.Write(ref _flushWaiting, 1);
+        var version = _flush.Version;
         send.GetAwaiter().UnsafeOnCompleted(_onSendCompleted);
-        return new ValueTask<FlushResult>(this, _flush.Version);
+        if (Interlocked.Exchange(ref _cancelNext, 0) == 1)
+        {
+            CancelPendingFlush(); // a cancel that arrived while this flush was being set up
+        }
+
+        return new ValueTask<FlushResult>(this, version);
     }
 
     /// <summary>Wakes a caller waiting on a send that does not finish (the peer stopped reading); the send stays in flight.</summary>
@@ -120,6 +133,10 @@ internal sealed class SocketWriter : PipeWriter, IValueTaskSource<FlushResult>
         if (Interlocked.Exchange(ref _flushWaiting, 0) == 1)
         {
             _flush.SetResult(new FlushResult(isCanceled: true, isCompleted: false));
+        }
+        else
+        {
+            Volatile.Write(ref _cancelNext, 1);
         }
     }
 
@@ -135,7 +152,7 @@ internal sealed class SocketWriter : PipeWriter, IValueTaskSource<FlushResult>
 
         try
         {
-            if (exception is null && !_sending)
+            if (exception is null && Volatile.Read(ref _sending) == 0)
             {
                 await FlushAsync().ConfigureAwait(false);
             }
@@ -158,7 +175,7 @@ internal sealed class SocketWriter : PipeWriter, IValueTaskSource<FlushResult>
         }
 
         _completed = true;
-        if (!Volatile.Read(ref _sending))
+        if (Volatile.Read(ref _sending) == 0)
         {
             FreeResources();
         }
@@ -166,6 +183,11 @@ internal sealed class SocketWriter : PipeWriter, IValueTaskSource<FlushResult>
 
     private void FreeResources()
     {
+        if (Interlocked.Exchange(ref _freed, 1) != 0)
+        {
+            return;
+        }
+
         ReleaseBlocks();
         if (Interlocked.Exchange(ref _current, null) is { } current)
         {
@@ -206,7 +228,7 @@ internal sealed class SocketWriter : PipeWriter, IValueTaskSource<FlushResult>
 
         _pendingSend = default;
         ReleaseBlocks();
-        Volatile.Write(ref _sending, false);
+        Interlocked.Exchange(ref _sending, 0); // a full fence: this or Release sees the other and frees
         if (Volatile.Read(ref _released) != 0)
         {
             FreeResources(); // the connection closed while this send was in flight

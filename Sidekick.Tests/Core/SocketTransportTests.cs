@@ -97,6 +97,25 @@ public class SocketTransportTests
     }
 
     [Test]
+    public async Task CancelPendingFlush_with_no_flush_waiting_cancels_the_next_flush_only()
+    {
+        var (transport, peer, listener) = await PairAsync();
+        using var _ = listener;
+        using var __ = peer;
+        transport.Output.Write("abc"u8);
+
+        transport.Output.CancelPendingFlush(); // e.g. a response arrived while the body copy was between reads
+        var cancelled = await transport.Output.FlushAsync();
+        var sent = await transport.Output.FlushAsync();
+
+        cancelled.IsCanceled.ShouldBeTrue();
+        sent.IsCanceled.ShouldBeFalse();
+        var buffer = new byte[3];
+        (await peer.ReceiveAsync(buffer, SocketFlags.None)).ShouldBe(3); // kept, and sent by the next flush
+        transport.Dispose();
+    }
+
+    [Test]
     public async Task A_send_to_a_reset_peer_fails_the_flush_instead_of_hanging()
     {
         var (transport, peer, listener) = await PairAsync();

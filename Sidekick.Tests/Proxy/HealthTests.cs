@@ -120,4 +120,23 @@ public class DrainTests
         response.BodyText.ShouldBe("done");
         response.Header("Connection").ShouldBe("close");
     }
+
+    [Test]
+    public async Task Stop_ClosesIdleAndHalfReceivedHeads_WithoutWaitingForTheirTimeouts()
+    {
+        await using var backend = FakeBackend.Ok();
+        await using var proxy = ProxyUnderTest.Start([backend.Url]); // head timeout 30 s, idle timeout 2 min
+        using var idle = proxy.Connect();
+        using var halfHead = proxy.Connect();
+        await idle.SendAsync("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+        (await idle.ReadResponseAsync()).Status.ShouldBe(200);
+        await halfHead.SendAsync("GET / HTTP/1.1\r\nHost: a\r\n"); // no blank line yet
+        await Task.Delay(100);
+
+        await proxy.Server.StopAsync(TimeSpan.FromSeconds(10)).WaitAsync(TimeSpan.FromSeconds(10));
+
+        (await idle.IsClosedAsync()).ShouldBeTrue();
+        (await halfHead.IsClosedAsync()).ShouldBeTrue();
+        proxy.Server.ConnectionCount.ShouldBe(0);
+    }
 }
