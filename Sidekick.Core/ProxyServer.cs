@@ -238,8 +238,9 @@ public sealed class ProxyServer : IAsyncDisposable
     internal byte[] PublicIp { get; }
 
     /// <summary>
-    /// Stops accepting, closes idle connections, lets in-flight requests finish for up to
-    /// <paramref name="drainTimeout"/>, then aborts what is left.
+    /// Stops accepting, closes idle connections and half-received heads, lets in-flight requests finish for up to
+    /// <paramref name="drainTimeout"/>, then returns. Connections still open then are not aborted here (the CLI
+    /// exits, which closes them; the sweep keeps ending lingering ones in-process).
     /// </summary>
     public async Task StopAsync(TimeSpan drainTimeout)
     {
