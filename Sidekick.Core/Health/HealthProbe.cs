@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Text;
 using Sidekick.Core.Backends;
+using Sidekick.Core.Transport;
 using Sidekick.Core.Upstream;
 using Sidekick.Http1;
 
@@ -97,8 +98,7 @@ internal sealed class HttpHealthProbe(Http1Limits limits) : IHealthProbe
         {
             return new ProbeResult(false, 0, $"Get \"{url}\": context deadline exceeded");
         }
-        catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException or ObjectDisposedException
-                                       or InvalidOperationException)
+        catch (Exception ex) when (TransportErrors.IsIoFailure(ex))
         {
             return new ProbeResult(false, 0, $"Get \"{url}\": {ex.Message}") { StaleConnection = connection is { Reused: true } };
         }

@@ -29,7 +29,7 @@ internal sealed partial class ClientConnection
     private readonly List<Backend> _tried = [];
     private long _deadline; // Environment.TickCount64 when the idle or header timeout fires; 0: none armed
     private volatile bool _timedOut;
-    private volatile bool _awaitingHead; // a head (or lingering) read is pending: the only read the sweep may cancel
+    private volatile bool _sweepableRead; // a head or lingering read is pending: the only reads the sweep may cancel
     private BodyFramer _requestBody;
     private BodyFramer _responseBody;
     private ChunkedDeframer _deframer;
@@ -95,7 +95,7 @@ internal sealed partial class ClientConnection
                 await ClientOut.FlushAsync().ConfigureAwait(false);
             }
         }
-        catch (Exception ex) when (ex is IOException or ObjectDisposedException or InvalidOperationException or OperationCanceledException or System.Net.Sockets.SocketException)
+        catch (Exception ex) when (IsIoFailure(ex))
         {
             // The client went away: nothing to answer.
         }
@@ -128,9 +128,8 @@ internal sealed partial class ClientConnection
         try
         {
             await ClientOut.CompleteAsync().ConfigureAwait(false);
-            _timedOut = false;
             ArmTimeout(LingerTimeout); // the server's sweep ends the linger
-            _awaitingHead = true; // the sweep may end this read
+            _sweepableRead = true; // the sweep may end this read
             while (true)
             {
                 var result = await ClientIn.ReadAsync().ConfigureAwait(false);
@@ -166,13 +165,12 @@ internal sealed partial class ClientConnection
     {
         var limits = _server.Limits;
         var started = false;
-        _timedOut = false;
         ArmTimeout(limits.IdleTimeout);
         try
         {
             while (true)
             {
-                _awaitingHead = true;
+                _sweepableRead = true;
                 Interlocked.MemoryBarrier(); // pairs with the stop: either its sweep sees this read, or this sees it
                 if (_server.IsStopping)
                 {
@@ -180,7 +178,7 @@ internal sealed partial class ClientConnection
                 }
 
                 var result = await ClientIn.ReadAsync().ConfigureAwait(false);
-                _awaitingHead = false;
+                _sweepableRead = false;
                 var buffer = result.Buffer;
                 if (result.IsCanceled)
                 {
@@ -233,17 +231,27 @@ internal sealed partial class ClientConnection
         }
         finally
         {
-            _awaitingHead = false;
+            _sweepableRead = false;
             ArmTimeout(Timeout.InfiniteTimeSpan);
         }
     }
 
     /// <summary>
-    /// Arms (or with an infinite value disarms) the head timeout: a deadline the server's sweep checks, so a
-    /// request touches no timer (DESIGN: no per-request timer-queue work).
+    /// Arms (or with an infinite value disarms) the head, idle or linger timeout: a deadline the server's sweep
+    /// checks, so a request touches no timer (DESIGN: no per-request timer-queue work). Arming forgets an earlier
+    /// expiry.
     /// </summary>
-    private void ArmTimeout(TimeSpan timeout) =>
-        Volatile.Write(ref _deadline, timeout == Timeout.InfiniteTimeSpan ? 0 : Environment.TickCount64 + (long)Math.Ceiling(timeout.TotalMilliseconds));
+    private void ArmTimeout(TimeSpan timeout)
+    {
+        if (timeout == Timeout.InfiniteTimeSpan)
+        {
+            Volatile.Write(ref _deadline, 0);
+            return;
+        }
+
+        _timedOut = false;
+        Volatile.Write(ref _deadline, Environment.TickCount64 + (long)Math.Ceiling(timeout.TotalMilliseconds));
+    }
 
     /// <summary>
     /// Called by the server's sweep: wakes a pending head (or lingering) read when its deadline has passed, or a
@@ -251,7 +259,7 @@ internal sealed partial class ClientConnection
     /// </summary>
     internal void Sweep(long now, bool stopping)
     {
-        if (!_awaitingHead)
+        if (!_sweepableRead)
         {
             return; // only a head or lingering read is ever cancelled: a cancel left pending would hit a body read
         }
@@ -719,6 +727,7 @@ internal sealed partial class ClientConnection
     /// While a body-less request waits for its response, watches the client for EOF so that a client that goes
     /// away cancels the upstream request (long polls, watches) instead of holding the backend.
     /// </summary>
+    /// <returns>Whether the client went away (a value only because the pooled builder is for <c>ValueTask&lt;T&gt;</c>).</returns>
     [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]
     private async ValueTask<bool> WatchClientAsync(UpstreamConnection upstream)
     {
@@ -1006,9 +1015,7 @@ internal sealed partial class ClientConnection
         }
     }
 
-    private static bool IsIoFailure(Exception ex) =>
-        ex is IOException or System.Net.Sockets.SocketException or ObjectDisposedException or InvalidOperationException
-            or OperationCanceledException;
+    private static bool IsIoFailure(Exception ex) => TransportErrors.IsIoFailure(ex) || ex is OperationCanceledException;
 
     private static string Describe(Exception ex) => ex switch
     {

@@ -1,6 +1,4 @@
-using System.Buffers;
 using System.Net.Sockets;
-using System.Runtime.InteropServices;
 using System.Threading.Tasks.Sources;
 
 namespace Sidekick.Core.Transport;
@@ -14,7 +12,6 @@ namespace Sidekick.Core.Transport;
 internal sealed class SocketOperation : SocketAsyncEventArgs, IValueTaskSource<int>
 {
     private ManualResetValueTaskSourceCore<int> _source; // RunContinuationsAsynchronously = false: inline
-    private List<ArraySegment<byte>>? _segments;
 
     public SocketOperation()
         : base(unsafeSuppressExecutionContextFlow: true)
@@ -27,35 +24,6 @@ internal sealed class SocketOperation : SocketAsyncEventArgs, IValueTaskSource<i
         SetBuffer(memory);
         _source.Reset();
         return socket.ReceiveAsync(this) ? new ValueTask<int>(this, _source.Version) : Result();
-    }
-
-    /// <summary>Sends all of <paramref name="buffer"/>, as one gather write when it spans segments.</summary>
-    public ValueTask<int> SendAsync(Socket socket, in ReadOnlySequence<byte> buffer)
-    {
-        if (buffer.IsSingleSegment)
-        {
-            if (BufferList is not null)
-            {
-                BufferList = null;
-            }
-
-            SetBuffer(MemoryMarshal.AsMemory(buffer.First));
-        }
-        else
-        {
-            var segments = _segments ??= new List<ArraySegment<byte>>(16);
-            segments.Clear();
-            foreach (var memory in buffer)
-            {
-                segments.Add(AsSegment(memory));
-            }
-
-            SetBuffer(Memory<byte>.Empty);
-            BufferList = segments;
-        }
-
-        _source.Reset();
-        return socket.SendAsync(this) ? new ValueTask<int>(this, _source.Version) : Result();
     }
 
     /// <summary>Sends all of <paramref name="blocks"/> (kept alive by the caller until the send completes).</summary>
@@ -79,11 +47,6 @@ internal sealed class SocketOperation : SocketAsyncEventArgs, IValueTaskSource<i
         _source.Reset();
         return socket.SendAsync(this) ? new ValueTask<int>(this, _source.Version) : Result();
     }
-
-    private static ArraySegment<byte> AsSegment(ReadOnlyMemory<byte> memory) =>
-        MemoryMarshal.TryGetArray(memory, out var segment)
-            ? segment
-            : throw new InvalidOperationException("pipe memory is not array-backed");
 
     private ValueTask<int> Result() => SocketError == SocketError.Success
         ? new ValueTask<int>(BytesTransferred)

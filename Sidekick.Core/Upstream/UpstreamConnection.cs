@@ -35,7 +35,7 @@ internal sealed class UpstreamConnection(ITransportConnection transport, Upstrea
                 return true; // nothing buffered, not completed: the normal idle state
             }
         }
-        catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException or InvalidOperationException or ObjectDisposedException)
+        catch (Exception ex) when (TransportErrors.IsIoFailure(ex))
         {
             return false; // reset while idle (the transport completed the pipe with the error)
         }
