@@ -144,9 +144,12 @@ public sealed class Backend
         return new BackendLease(this);
     }
 
+    /// <summary>
+    /// Ends a request. The counters move before in-flight drops, so a reader that sees in-flight 0 sees every
+    /// ended request counted.
+    /// </summary>
     internal void Release(int statusCode, long rx, long tx, bool failed)
     {
-        Interlocked.Decrement(ref _inFlight);
         Volatile.Write(ref _lastFinishedTimestamp, System.Diagnostics.Stopwatch.GetTimestamp());
         Interlocked.Increment(ref _requests);
         if (failed || statusCode >= 400)
@@ -156,6 +159,7 @@ public sealed class Backend
 
         Interlocked.Add(ref _rxBytes, rx);
         Interlocked.Add(ref _txBytes, tx);
+        Interlocked.Decrement(ref _inFlight);
     }
 
     /// <inheritdoc />

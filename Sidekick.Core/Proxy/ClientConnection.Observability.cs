@@ -36,7 +36,7 @@ internal sealed partial class ClientConnection
     /// <summary>Ends the lease (the original's counters), records the histograms, and traces when asked to.</summary>
     private void EndLease(BackendLease lease, int statusCode, bool failed, bool clientFault = false)
     {
-        lease.End(statusCode, _rx, _tx, failed);
+        // Histograms first: the lease's end (in-flight -1) is what a reader waits for to see a request counted.
         var now = Stopwatch.GetTimestamp();
         var metrics = lease.Backend.Metrics;
         metrics.Duration.Record(now - _attemptStart);
@@ -44,6 +44,8 @@ internal sealed partial class ClientConnection
         {
             metrics.TimeToFirstByte.Record(_firstByte - _attemptStart);
         }
+
+        lease.End(statusCode, _rx, _tx, failed);
 
         var tracer = _server.Tracer;
         if (tracer.Enabled)

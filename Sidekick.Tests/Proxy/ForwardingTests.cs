@@ -488,6 +488,7 @@ public class ForwardingTests
         client.Dispose();
 
         await upstreamClosed.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        await proxy.SettledAsync();
         var b = proxy.Server.Table.Sites[0].Backends[0];
         b.Errors.ShouldBe(0);
     }

@@ -133,6 +133,7 @@ public class ReloadAndFailoverTests
             }
         })));
 
+        await proxy.SettledAsync();
         var counts = proxy.Server.Table.Sites[0].Backends.Select(x => x.Requests).ToArray();
         counts.Sum().ShouldBe(300);
         counts.ShouldAllBe(n => n > 50, string.Join(",", counts));
@@ -149,6 +150,7 @@ public class ReloadAndFailoverTests
             await GetAsync(proxy);
         }
 
+        await proxy.SettledAsync();
         var before = proxy.Server.Table.Sites[0].Backends[0];
         var sites = proxy.Server.Options.Sites;
         var health = before.Options.HealthUrl;

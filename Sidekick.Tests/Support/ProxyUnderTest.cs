@@ -40,5 +40,20 @@ internal sealed class ProxyUnderTest : IAsyncDisposable
 
     public RawClient Connect() => new(Port);
 
+    /// <summary>
+    /// Waits (bounded: 5 s) until no request is in flight to any backend. A client has its response before the
+    /// proxy ends the request and counts it, so a test reads counters or scrapes metrics only after this.
+    /// </summary>
+    public async Task SettledAsync()
+    {
+        bool Busy() => Server.Table.Sites.Any(s => s.Backends.Any(b => b.InFlight != 0));
+        for (var i = 0; i < 500 && Busy(); i++)
+        {
+            await Task.Delay(10);
+        }
+
+        Busy().ShouldBeFalse("requests still in flight after 5 s");
+    }
+
     public async ValueTask DisposeAsync() => await Server.StopAsync(TimeSpan.FromSeconds(2));
 }
