@@ -5,11 +5,11 @@ using System.Net.Sockets;
 namespace Sidekick.Core.Transport;
 
 /// <summary>
-/// A socket hand-rolled on <see cref="SocketOperation"/>: a receive loop fills the input pipe, and the output is a
-/// <see cref="SocketWriter"/> that sends on flush. The input pipe schedules inline, so a completed receive runs the
-/// proxy's parser and its send to the other side on the same thread, with no work item in between (this replaced
-/// Pipelines.Sockets.Unofficial, whose thread-pool hops cost ~3 KB and a third of the CPU per request). The
-/// receive loop waits with a zero-byte read, so an idle connection holds no receive buffer.
+/// A plain TCP socket on a <see cref="SocketIo"/> (our epoll loop on Linux): a receive loop fills the input pipe, and
+/// the output is a <see cref="SocketWriter"/> that sends on flush. The input pipe schedules inline, so a completed
+/// receive runs the proxy's parser and its send to the other side on the same thread, with no work item in between
+/// (this replaced Pipelines.Sockets.Unofficial, whose thread-pool hops cost ~3 KB and a third of the CPU per request).
+/// The receive loop waits with an empty buffer, so an idle connection holds no receive buffer.
 /// </summary>
 internal sealed class SocketTransport : ITransportConnection
 {
@@ -31,19 +31,46 @@ internal sealed class SocketTransport : ITransportConnection
     private readonly Socket _socket;
     private readonly Pipe _input = new(PipeOptions);
     private readonly SocketWriter _output;
-    private readonly SocketOperation _receive = new();
+    private readonly SocketIo _io;
     private int _disposed;
 
-    private SocketTransport(Socket socket)
+    private SocketTransport(Socket socket, SocketIo io)
     {
         _socket = socket;
+        _io = io;
         socket.NoDelay = true;
         RemoteEndPoint = socket.RemoteEndPoint;
-        _output = new SocketWriter(socket);
+        _output = new SocketWriter(socket, io);
         _ = ReceiveLoopAsync();
     }
 
-    public static SocketTransport Create(Socket socket) => new(socket);
+    /// <summary>A transport over an accepted socket.</summary>
+    public static SocketTransport Create(Socket socket) => Create(socket, SocketIo.DefaultEngine);
+
+    /// <summary>A transport over an accepted (or connected) socket, on the given engine.</summary>
+    public static SocketTransport Create(Socket socket, SocketEngine engine) => new(socket, SocketIo.Create(socket, engine));
+
+    /// <summary>Connects <paramref name="socket"/> to <paramref name="endPoint"/> on the epoll engine; the socket is disposed on failure.</summary>
+    public static ValueTask<SocketTransport> ConnectAsync(Socket socket, IPEndPoint endPoint, CancellationToken cancellationToken) =>
+        ConnectAsync(socket, endPoint, SocketIo.DefaultEngine, cancellationToken);
+
+    /// <summary>Connects on the given engine; the socket is disposed on failure.</summary>
+    public static async ValueTask<SocketTransport> ConnectAsync(Socket socket, IPEndPoint endPoint, SocketEngine engine, CancellationToken cancellationToken)
+    {
+        SocketIo? io = null;
+        try
+        {
+            io = SocketIo.Create(socket, engine);
+            await io.ConnectAsync(endPoint, cancellationToken).ConfigureAwait(false);
+            return new SocketTransport(socket, io);
+        }
+        catch
+        {
+            io?.Close();
+            socket.Dispose();
+            throw;
+        }
+    }
 
     public EndPoint? RemoteEndPoint { get; }
 
@@ -69,7 +96,8 @@ internal sealed class SocketTransport : ITransportConnection
             return;
         }
 
-        // Closing the socket fails the pending receive (the loop then completes the input pipe) and any send.
+        // Leaving the engine fails the pending receive (the loop then completes the input pipe) and any send.
+        _io.Close();
         _socket.Dispose();
         _output.Release();
     }
@@ -87,11 +115,11 @@ internal sealed class SocketTransport : ITransportConnection
                 if (drained)
                 {
                     // Wait for data without a buffer: an idle connection holds no receive memory.
-                    await _receive.ReceiveAsync(_socket, Memory<byte>.Empty).ConfigureAwait(false);
+                    await _io.ReceiveAsync(Memory<byte>.Empty).ConfigureAwait(false);
                 }
 
                 var memory = writer.GetMemory(size);
-                var n = await _receive.ReceiveAsync(_socket, memory).ConfigureAwait(false);
+                var n = await _io.ReceiveAsync(memory).ConfigureAwait(false);
                 if (n == 0)
                 {
                     break; // FIN
@@ -119,6 +147,6 @@ internal sealed class SocketTransport : ITransportConnection
         }
 
         await writer.CompleteAsync(error).ConfigureAwait(false);
-        _receive.Dispose();
+        _io.ReceiveEnded();
     }
 }

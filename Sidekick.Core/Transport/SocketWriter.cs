@@ -16,8 +16,8 @@ namespace Sidekick.Core.Transport;
 internal sealed class SocketWriter : PipeWriter, IValueTaskSource<FlushResult>
 {
     private readonly Socket _socket;
+    private readonly SocketIo _io;
     private readonly Action _onSendCompleted;
-    private SocketOperation? _operation; // created at the first send: a connection that never answers holds none
     private List<ArraySegment<byte>>? _blocks; // filled blocks waiting for the flush, or being sent
     private byte[]? _current;
     private int _currentUsed;
@@ -30,9 +30,10 @@ internal sealed class SocketWriter : PipeWriter, IValueTaskSource<FlushResult>
     private bool _completed;
     private int _released;
 
-    public SocketWriter(Socket socket)
+    public SocketWriter(Socket socket, SocketIo io)
     {
         _socket = socket;
+        _io = io;
         _onSendCompleted = OnSendCompleted;
     }
 
@@ -87,7 +88,7 @@ internal sealed class SocketWriter : PipeWriter, IValueTaskSource<FlushResult>
         ValueTask<int> send;
         try
         {
-            send = (_operation ??= new SocketOperation()).SendAsync(_socket, blocks);
+            send = _io.SendAsync(blocks);
         }
         catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
         {
@@ -194,7 +195,7 @@ internal sealed class SocketWriter : PipeWriter, IValueTaskSource<FlushResult>
             BlockPool<byte>.Return(current);
         }
 
-        _operation?.Dispose();
+        _io.SendEnded();
     }
 
     private void Seal()

@@ -197,11 +197,12 @@ internal sealed class UpstreamPool : IDisposable
             timeout.CancelAfter(_connectTimeout);
             try
             {
-                await socket.ConnectAsync(endPoint, timeout.Token).ConfigureAwait(false);
                 if (_tlsServerName is null)
                 {
-                    return new UpstreamConnection(SocketTransport.Create(socket), this);
+                    return new UpstreamConnection(await SocketTransport.ConnectAsync(socket, endPoint, timeout.Token).ConfigureAwait(false), this);
                 }
+
+                await socket.ConnectAsync(endPoint, timeout.Token).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
             {

@@ -5,18 +5,55 @@ using Sidekick.Core.Transport;
 
 namespace Sidekick.Tests.Core;
 
-/// <summary>The hand-rolled socket transport: sends on flush (gather writes), back-pressure, FIN on complete.</summary>
-public class SocketTransportTests
+/// <summary>
+/// The hand-rolled socket transport, on both engines (our epoll loop and the runtime's sockets): sends on flush
+/// (gather writes), back-pressure, FIN on complete, reads to the end, connects.
+/// </summary>
+[TestFixture("epoll")]
+[TestFixture("runtime")]
+public class SocketTransportTests(string engineName)
 {
-    private static async Task<(SocketTransport Transport, Socket Peer, Socket Listener)> PairAsync()
+    private readonly SocketEngine _engine = engineName == "epoll" ? SocketEngine.Epoll : SocketEngine.Runtime;
+
+    private async Task<(SocketTransport Transport, Socket Peer, Socket Listener)> PairAsync()
+    {
+        var listener = Listen();
+        var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        var transport = await SocketTransport.ConnectAsync(client, (IPEndPoint)listener.LocalEndPoint!, _engine, CancellationToken.None)
+            .AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+        var peer = await listener.AcceptAsync().WaitAsync(TimeSpan.FromSeconds(10));
+        return (transport, peer, listener);
+    }
+
+    private static Socket Listen()
     {
         var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        listener.Listen();
-        var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        await client.ConnectAsync(listener.LocalEndPoint!);
-        var peer = await listener.AcceptAsync();
-        return (SocketTransport.Create(client), peer, listener);
+        listener.Listen(512);
+        return listener;
+    }
+
+    /// <summary>Reads the transport's input to its end (bounded: 20 s, 1 MiB).</summary>
+    private static async Task<byte[]> ReadInputToEndAsync(SocketTransport transport)
+    {
+        var all = new MemoryStream();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        while (all.Length < 1 << 20)
+        {
+            var result = await transport.Input.ReadAsync(timeout.Token);
+            foreach (var segment in result.Buffer)
+            {
+                all.Write(segment.Span);
+            }
+
+            transport.Input.AdvanceTo(result.Buffer.End);
+            if (result.IsCompleted)
+            {
+                break;
+            }
+        }
+
+        return all.ToArray();
     }
 
     private static async Task<byte[]> ReadToEndAsync(Socket peer, int max)
@@ -141,5 +178,113 @@ public class SocketTransportTests
 
         failed.ShouldBeTrue();
         transport.Dispose();
+    }
+
+    [Test]
+    public async Task Data_and_fin_arriving_together_are_both_read()
+    {
+        var (transport, peer, listener) = await PairAsync();
+        using var _ = listener;
+        await Task.Delay(50); // the transport is waiting for data
+        // The data and the FIN arrive before the transport reads: one edge says both (a short read is not "drained").
+        peer.Send("hello"u8);
+        peer.Shutdown(SocketShutdown.Send);
+        peer.Dispose();
+
+        (await ReadInputToEndAsync(transport)).ShouldBe("hello"u8.ToArray());
+        transport.Dispose();
+    }
+
+    [Test]
+    public async Task Messages_one_at_a_time_each_wake_the_waiting_reader()
+    {
+        var (transport, peer, listener) = await PairAsync();
+        using var _ = listener;
+        using var __ = peer;
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        for (var i = 0; i < 200; i++) // request/response: every read finds the socket drained and waits for the next edge
+        {
+            peer.Send([(byte)i]);
+            var result = await transport.Input.ReadAsync(timeout.Token);
+            result.Buffer.Length.ShouldBe(1);
+            result.Buffer.FirstSpan[0].ShouldBe((byte)i);
+            transport.Input.AdvanceTo(result.Buffer.End);
+            transport.Output.Write([(byte)i]);
+            await transport.Output.FlushAsync(timeout.Token);
+            var echo = new byte[1];
+            (await peer.ReceiveAsync(echo, SocketFlags.None, timeout.Token)).ShouldBe(1);
+        }
+
+        transport.Dispose();
+    }
+
+    [Test]
+    public async Task Dispose_ends_a_waiting_read_instead_of_leaving_it_hanging()
+    {
+        var (transport, peer, listener) = await PairAsync();
+        using var _ = listener;
+        using var __ = peer;
+        var read = transport.Input.ReadAsync().AsTask();
+        await Task.Delay(50);
+        read.IsCompleted.ShouldBeFalse();
+
+        transport.Dispose();
+
+        var result = await read.WaitAsync(TimeSpan.FromSeconds(10));
+        result.IsCompleted.ShouldBeTrue();
+    }
+
+    [Test]
+    public async Task Hundreds_of_connections_at_once_each_carry_their_own_bytes()
+    {
+        using var listener = Listen();
+        var pairs = new List<(SocketTransport Transport, Socket Peer)>();
+        try
+        {
+            for (var i = 0; i < 300; i++) // more than the engine's first slot table (64): it grows, and slots are reused below
+            {
+                var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+                var transport = await SocketTransport.ConnectAsync(client, (IPEndPoint)listener.LocalEndPoint!, _engine, CancellationToken.None)
+                    .AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+                pairs.Add((transport, await listener.AcceptAsync().WaitAsync(TimeSpan.FromSeconds(10))));
+            }
+
+            for (var i = 0; i < pairs.Count; i++)
+            {
+                pairs[i].Peer.Send(BitConverter.GetBytes(i));
+            }
+
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+            for (var i = 0; i < pairs.Count; i++)
+            {
+                var input = pairs[i].Transport.Input;
+                var result = await input.ReadAtLeastAsync(4, timeout.Token);
+                BitConverter.ToInt32(result.Buffer.FirstSpan).ShouldBe(i);
+                input.AdvanceTo(result.Buffer.End);
+            }
+        }
+        finally
+        {
+            foreach (var (transport, peer) in pairs)
+            {
+                transport.Dispose();
+                peer.Dispose();
+            }
+        }
+    }
+
+    [Test]
+    public async Task Connect_to_a_closed_port_is_refused()
+    {
+        int port;
+        using (var closed = Listen())
+        {
+            port = ((IPEndPoint)closed.LocalEndPoint!).Port;
+        }
+
+        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        var ex = await Should.ThrowAsync<SocketException>(() =>
+            SocketTransport.ConnectAsync(socket, new IPEndPoint(IPAddress.Loopback, port), _engine, CancellationToken.None).AsTask().WaitAsync(TimeSpan.FromSeconds(10)));
+        ex.SocketErrorCode.ShouldBe(SocketError.ConnectionRefused);
     }
 }

@@ -1,0 +1,153 @@
+using System.Runtime.InteropServices;
+
+namespace Sidekick.Core.Transport.Epoll;
+
+/// <summary>
+/// Our own epoll loop for plain TCP connections: one thread per core, each with an epoll set in which sockets are
+/// registered once, edge-triggered, for reading and writing. A ready event runs the waiting operation, and its
+/// continuation (the proxy), on the loop's thread, as the runtime does with inline completions, but without the
+/// runtime's eager retry: the runtime tries every receive before it waits, so a request/response connection paid a
+/// receive that failed with EAGAIN per message; here a short read marks the socket drained and the next receive
+/// waits for the edge instead (4 system calls per proxied request instead of 6, as haproxy and nginx do it).
+/// </summary>
+internal sealed unsafe class EpollEngine
+{
+    private const int MaxEvents = 256;
+
+    private static readonly Lazy<EpollEngine[]> Engines = new(() =>
+        [.. Enumerable.Range(0, Math.Max(1, Environment.ProcessorCount)).Select(i => new EpollEngine(i))]);
+
+    private static int s_next;
+
+    private readonly int _epfd;
+    private readonly Lock _lock = new();
+    private EpollSocket?[] _slots = new EpollSocket?[64];
+    private int[] _generations = new int[64];
+    private readonly Stack<int> _free = new();
+    private int _used;
+
+    private EpollEngine(int index)
+    {
+        _epfd = Native.EpollCreate(Native.EPOLL_CLOEXEC);
+        if (_epfd < 0)
+        {
+            throw new InvalidOperationException($"epoll_create1 failed: errno {Marshal.GetLastPInvokeError()}");
+        }
+
+        var thread = new Thread(Loop) { IsBackground = true, Name = $"sidekick epoll {index}" };
+        thread.UnsafeStart();
+    }
+
+    /// <summary>Whether this platform has epoll (Linux).</summary>
+    public static bool IsSupported => OperatingSystem.IsLinux();
+
+    /// <summary>The engines take sockets in turn.</summary>
+    public static EpollEngine Next()
+    {
+        var engines = Engines.Value;
+        return engines[(int)((uint)Interlocked.Increment(ref s_next) % (uint)engines.Length)];
+    }
+
+    /// <summary>Adds <paramref name="socket"/> to the epoll set, edge-triggered for both directions.</summary>
+    public void Register(EpollSocket socket, int fd)
+    {
+        ulong token;
+        lock (_lock)
+        {
+            int slot;
+            if (_free.Count > 0)
+            {
+                slot = _free.Pop();
+            }
+            else
+            {
+                if (_used == _slots.Length)
+                {
+                    Array.Resize(ref _generations, _used * 2);
+                    var grown = new EpollSocket?[_used * 2];
+                    Array.Copy(_slots, grown, _used);
+                    Volatile.Write(ref _slots, grown);
+                }
+
+                slot = _used++;
+            }
+
+            token = ((ulong)(uint)_generations[slot] << 32) | (uint)slot;
+            socket.Token = token;
+            Volatile.Write(ref _slots[slot], socket);
+        }
+
+        var ev = stackalloc byte[16];
+        *(uint*)ev = Native.EPOLLIN | Native.EPOLLOUT | Native.EPOLLRDHUP | Native.EPOLLET;
+        *(ulong*)(ev + Native.EventDataOffset) = token;
+        if (Native.EpollCtl(_epfd, Native.EPOLL_CTL_ADD, fd, ev) != 0)
+        {
+            var errno = Marshal.GetLastPInvokeError();
+            Free(token);
+            throw new System.Net.Sockets.SocketException((int)Native.ToSocketError(errno));
+        }
+    }
+
+    /// <summary>Takes the socket out of the epoll set (before its descriptor is closed) and frees its slot.</summary>
+    public void Unregister(EpollSocket socket, int fd)
+    {
+        var ev = stackalloc byte[16];
+        _ = Native.EpollCtl(_epfd, Native.EPOLL_CTL_DEL, fd, ev);
+        Free(socket.Token);
+    }
+
+    private void Free(ulong token)
+    {
+        var slot = (int)(uint)token;
+        lock (_lock)
+        {
+            // A new generation: an event already read for the old socket no longer matches the slot's next one.
+            _generations[slot]++;
+            Volatile.Write(ref _slots[slot], null);
+            _free.Push(slot);
+        }
+    }
+
+    private void Loop()
+    {
+        var events = (byte*)NativeMemory.Alloc((nuint)(MaxEvents * Native.EventSize));
+        while (true)
+        {
+            var n = Native.EpollWait(_epfd, events, MaxEvents, -1);
+            if (n < 0)
+            {
+                if (Marshal.GetLastPInvokeError() == Native.EINTR)
+                {
+                    continue;
+                }
+
+                Environment.FailFast($"epoll_wait failed: errno {Marshal.GetLastPInvokeError()}");
+            }
+
+            var slots = Volatile.Read(ref _slots);
+            for (var i = 0; i < n; i++)
+            {
+                var e = events + (i * Native.EventSize);
+                var token = *(ulong*)(e + Native.EventDataOffset);
+                var slot = (int)(uint)token;
+                if ((uint)slot >= (uint)slots.Length)
+                {
+                    slots = Volatile.Read(ref _slots);
+                }
+
+                if (Volatile.Read(ref slots[slot]) is { } socket && socket.Token == token)
+                {
+                    try
+                    {
+                        socket.OnEvents(*(uint*)e);
+                    }
+                    catch (Exception ex)
+                    {
+                        // A continuation that throws is a bug; the loop must survive it or every socket stalls.
+                        Console.Error.WriteLine($"sidekick: unexpected error on the epoll thread: {ex}");
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,555 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using System.Threading.Tasks.Sources;
+
+namespace Sidekick.Core.Transport.Epoll;
+
+/// <summary>
+/// One socket on an <see cref="EpollEngine"/>: a receive and a send, each awaited without allocating, at most one
+/// of each in flight. Readiness is tracked by sequence numbers: the loop bumps a direction's sequence on every edge,
+/// and an operation that found the socket drained (a short read, EAGAIN, a partial write) remembers the sequence it
+/// saw; it tries the system call again only once the sequence has moved, so a drained socket costs no system call.
+/// An operation parks by setting a flag the loop takes with an exchange; whoever takes it completes the operation,
+/// so the loop, <see cref="Close"/> and the parking thread never complete one twice.
+/// </summary>
+internal sealed class EpollSocket : SocketIo, IValueTaskSource<int>
+{
+    private const int MaxIoVecs = 16;
+
+    private readonly Socket _socket;
+    private readonly SafeSocketHandle _handle;
+    private readonly int _fd;
+    private readonly EpollEngine _engine;
+    private readonly SendSide _send;
+
+    // Receive side.
+    private int _readSeq = 1;
+    private int _readDrainedAt;
+    private int _readParked;
+    private int _peerClosed; // the peer sent FIN or the socket failed: read until recv says so, not until a short read
+    private Memory<byte> _readBuffer;
+    private ManualResetValueTaskSourceCore<int> _read; // continuations inline
+
+    // Send side (also the wait for a connect).
+    private int _writeSeq = 1;
+    private int _writeBlockedAt;
+    private int _writeParked;
+    private List<ArraySegment<byte>>? _blocks; // null while waiting for a connect
+    private int _blockIndex;
+    private int _blockOffset;
+    private int _sent;
+
+    private int _closed;
+
+    public EpollSocket(Socket socket)
+    {
+        _socket = socket;
+        socket.Blocking = false; // O_NONBLOCK: every system call here returns at once
+        _handle = socket.SafeHandle;
+        _fd = (int)_handle.DangerousGetHandle();
+        _send = new SendSide();
+        _engine = EpollEngine.Next();
+        _engine.Register(this, _fd);
+    }
+
+    /// <summary>The registration's slot and generation (set by the engine).</summary>
+    internal ulong Token { get; set; }
+
+    /// <inheritdoc />
+    /// <remarks>With an empty buffer this costs no system call: it waits for the edge, or returns at once after one.</remarks>
+    public override ValueTask<int> ReceiveAsync(Memory<byte> buffer)
+    {
+        _read.Reset();
+        _readBuffer = buffer;
+        if (TryReceiveOrPark(out var n, out var error))
+        {
+            _readBuffer = default;
+            return error == SocketError.Success ? new ValueTask<int>(n) : ValueTask.FromException<int>(new SocketException((int)error));
+        }
+
+        return new ValueTask<int>(this, _read.Version);
+    }
+
+    /// <inheritdoc />
+    public override ValueTask<int> SendAsync(List<ArraySegment<byte>> blocks)
+    {
+        _send.Source.Reset();
+        _blocks = blocks;
+        _blockIndex = 0;
+        _blockOffset = 0;
+        _sent = 0;
+        if (TrySendOrPark(out var error))
+        {
+            _blocks = null;
+            return error == SocketError.Success ? new ValueTask<int>(_sent) : ValueTask.FromException<int>(new SocketException((int)error));
+        }
+
+        return new ValueTask<int>(_send, _send.Source.Version);
+    }
+
+    /// <inheritdoc />
+    /// <remarks>connect(2) without blocking; the wait for the handshake is a parked send.</remarks>
+    public override async ValueTask ConnectAsync(IPEndPoint endPoint, CancellationToken cancellationToken)
+    {
+        var seq = Volatile.Read(ref _writeSeq);
+        var errno = StartConnect(endPoint);
+        if (errno == 0)
+        {
+            return;
+        }
+
+        if (errno != Native.EINPROGRESS && errno != Native.EAGAIN)
+        {
+            throw new SocketException((int)Native.ToSocketError(errno));
+        }
+
+        _writeBlockedAt = seq;
+        _send.Source.Reset();
+        _blocks = null;
+        if (!TrySendOrPark(out var error))
+        {
+            using (cancellationToken.UnsafeRegister(static s => ((EpollSocket)s!).CancelParkedSend(), this))
+            {
+                await new ValueTask<int>(_send, _send.Source.Version).ConfigureAwait(false);
+            }
+        }
+        else if (error != SocketError.Success)
+        {
+            throw new SocketException((int)error);
+        }
+    }
+
+    /// <summary>connect(2) on the non-blocking socket: 0, or the errno (EINPROGRESS: the handshake is under way).</summary>
+    private unsafe int StartConnect(IPEndPoint endPoint)
+    {
+        var address = endPoint.Serialize();
+        var added = false;
+        try
+        {
+            _handle.DangerousAddRef(ref added);
+            fixed (byte* p = address.Buffer.Span)
+            {
+                return Native.Connect(_fd, p, address.Size) == 0 ? 0 : Marshal.GetLastPInvokeError();
+            }
+        }
+        finally
+        {
+            if (added)
+            {
+                _handle.DangerousRelease();
+            }
+        }
+    }
+
+    /// <inheritdoc />
+    /// <remarks>Leaves the epoll set and fails a parked operation.</remarks>
+    public override void Close()
+    {
+        if (Interlocked.Exchange(ref _closed, 1) != 0)
+        {
+            return;
+        }
+
+        _engine.Unregister(this, _fd);
+        if (Interlocked.Exchange(ref _readParked, 0) == 1)
+        {
+            _readBuffer = default;
+            _read.SetException(new SocketException((int)SocketError.OperationAborted));
+        }
+
+        if (Interlocked.Exchange(ref _writeParked, 0) == 1)
+        {
+            _blocks = null;
+            _send.Source.SetException(new SocketException((int)SocketError.OperationAborted));
+        }
+    }
+
+    /// <summary>Called on the loop's thread with the events of one edge.</summary>
+    internal void OnEvents(uint events)
+    {
+        if ((events & (Native.EPOLLRDHUP | Native.EPOLLHUP | Native.EPOLLERR)) != 0)
+        {
+            Volatile.Write(ref _peerClosed, 1);
+        }
+
+        if ((events & (Native.EPOLLIN | Native.EPOLLRDHUP | Native.EPOLLHUP | Native.EPOLLERR)) != 0)
+        {
+            Interlocked.Increment(ref _readSeq);
+            if (Interlocked.Exchange(ref _readParked, 0) == 1)
+            {
+                if (TryReceiveOrPark(out var n, out var error))
+                {
+                    _readBuffer = default;
+                    if (error == SocketError.Success)
+                    {
+                        _read.SetResult(n);
+                    }
+                    else
+                    {
+                        _read.SetException(new SocketException((int)error));
+                    }
+                }
+            }
+        }
+
+        if ((events & (Native.EPOLLOUT | Native.EPOLLHUP | Native.EPOLLERR)) != 0)
+        {
+            Interlocked.Increment(ref _writeSeq);
+            if (Interlocked.Exchange(ref _writeParked, 0) == 1)
+            {
+                if (TrySendOrPark(out var error))
+                {
+                    _blocks = null;
+                    if (error == SocketError.Success)
+                    {
+                        _send.Source.SetResult(_sent);
+                    }
+                    else
+                    {
+                        _send.Source.SetException(new SocketException((int)error));
+                    }
+                }
+            }
+        }
+    }
+
+    private void CancelParkedSend()
+    {
+        if (Interlocked.Exchange(ref _writeParked, 0) == 1)
+        {
+            _send.Source.SetException(new OperationCanceledException());
+        }
+    }
+
+    /// <summary>Receives, or parks when the socket is drained. True when the operation ended (with a count or an error).</summary>
+    private bool TryReceiveOrPark(out int received, out SocketError error)
+    {
+        var buffer = _readBuffer;
+        while (true)
+        {
+            var seq = Volatile.Read(ref _readSeq);
+            if (seq != _readDrainedAt)
+            {
+                if (buffer.IsEmpty)
+                {
+                    received = 0;
+                    error = SocketError.Success;
+                    return true; // readable, as far as the edges tell
+                }
+
+                var n = Receive(buffer.Span, out var errno);
+                if (n >= 0)
+                {
+                    if (n > 0 && n < buffer.Length && Volatile.Read(ref _peerClosed) == 0)
+                    {
+                        _readDrainedAt = seq; // a short read took everything there was (a FIN comes as an edge of its own)
+                    }
+
+                    received = (int)n;
+                    error = SocketError.Success;
+                    return true;
+                }
+
+                if (errno == Native.EINTR)
+                {
+                    continue;
+                }
+
+                if (errno != Native.EAGAIN)
+                {
+                    received = 0;
+                    error = Native.ToSocketError(errno);
+                    return true;
+                }
+
+                _readDrainedAt = seq;
+                continue; // an edge may have come in meanwhile
+            }
+
+            // Park, then look again: an edge between the check and the park must not be lost.
+            Interlocked.Exchange(ref _readParked, 1);
+            if (Volatile.Read(ref _readSeq) != seq || Volatile.Read(ref _closed) != 0)
+            {
+                if (Interlocked.Exchange(ref _readParked, 0) == 0)
+                {
+                    received = 0;
+                    error = SocketError.Success;
+                    return false; // the loop or Close took it
+                }
+
+                if (Volatile.Read(ref _closed) != 0)
+                {
+                    received = 0;
+                    error = SocketError.OperationAborted;
+                    return true;
+                }
+
+                continue;
+            }
+
+            received = 0;
+            error = SocketError.Success;
+            return false;
+        }
+    }
+
+    /// <summary>Sends what is left, or parks when the socket buffer is full. True when the operation ended.</summary>
+    private bool TrySendOrPark(out SocketError error)
+    {
+        while (true)
+        {
+            var seq = Volatile.Read(ref _writeSeq);
+            if (seq != _writeBlockedAt)
+            {
+                if (_blocks is null)
+                {
+                    // Waiting for a connect: the socket reports the handshake's outcome.
+                    if (ConnectOutcome(out error))
+                    {
+                        return true;
+                    }
+
+                    _writeBlockedAt = seq;
+                    continue;
+                }
+
+                var n = SendSome(out var errno, out var asked);
+                if (n >= 0)
+                {
+                    if (_blockIndex == _blocks.Count)
+                    {
+                        error = SocketError.Success;
+                        return true;
+                    }
+
+                    if (n < asked)
+                    {
+                        _writeBlockedAt = seq; // a short write: the socket buffer is full
+                    }
+
+                    continue;
+                }
+
+                if (errno == Native.EINTR)
+                {
+                    continue;
+                }
+
+                if (errno != Native.EAGAIN)
+                {
+                    error = Native.ToSocketError(errno);
+                    return true;
+                }
+
+                _writeBlockedAt = seq;
+                continue;
+            }
+
+            Interlocked.Exchange(ref _writeParked, 1);
+            if (Volatile.Read(ref _writeSeq) != seq || Volatile.Read(ref _closed) != 0)
+            {
+                if (Interlocked.Exchange(ref _writeParked, 0) == 0)
+                {
+                    error = SocketError.Success;
+                    return false;
+                }
+
+                if (Volatile.Read(ref _closed) != 0)
+                {
+                    error = SocketError.OperationAborted;
+                    return true;
+                }
+
+                continue;
+            }
+
+            error = SocketError.Success;
+            return false;
+        }
+    }
+
+    private unsafe nint Receive(Span<byte> buffer, out int errno)
+    {
+        var added = false;
+        try
+        {
+            _handle.DangerousAddRef(ref added);
+            nint n;
+            fixed (byte* p = buffer)
+            {
+                n = Native.Recv(_fd, p, (nuint)buffer.Length, 0);
+            }
+
+            errno = n < 0 ? Marshal.GetLastPInvokeError() : 0;
+            return n;
+        }
+        catch (ObjectDisposedException)
+        {
+            errno = 9; // EBADF: closed
+            return -1;
+        }
+        finally
+        {
+            if (added)
+            {
+                _handle.DangerousRelease();
+            }
+        }
+    }
+
+    /// <summary>One send or writev of what is left of the blocks; advances the position by what the kernel took.</summary>
+    private unsafe nint SendSome(out int errno, out nint asked)
+    {
+        var blocks = _blocks!;
+        var added = false;
+        var pins = stackalloc GCHandle[MaxIoVecs];
+        var count = 0;
+        asked = 0;
+        try
+        {
+            _handle.DangerousAddRef(ref added);
+            nint n;
+            if (blocks.Count - _blockIndex == 1)
+            {
+                var block = blocks[_blockIndex];
+                asked = block.Count - _blockOffset;
+                fixed (byte* p = block.AsSpan(_blockOffset))
+                {
+                    n = Native.Send(_fd, p, (nuint)asked, Native.MSG_NOSIGNAL);
+                }
+            }
+            else
+            {
+                var iov = stackalloc Native.IoVec[MaxIoVecs];
+                for (var i = _blockIndex; i < blocks.Count && count < MaxIoVecs; i++, count++)
+                {
+                    var block = blocks[i];
+                    var offset = i == _blockIndex ? _blockOffset : 0;
+                    pins[count] = GCHandle.Alloc(block.Array, GCHandleType.Pinned);
+                    iov[count].Base = (byte*)pins[count].AddrOfPinnedObject() + block.Offset + offset;
+                    iov[count].Length = (nuint)(block.Count - offset);
+                    asked += block.Count - offset;
+                }
+
+                n = Native.Writev(_fd, iov, count);
+            }
+
+            errno = n < 0 ? Marshal.GetLastPInvokeError() : 0;
+            if (n > 0)
+            {
+                Advance((int)n);
+            }
+
+            return n;
+        }
+        catch (ObjectDisposedException)
+        {
+            errno = 9;
+            return -1;
+        }
+        finally
+        {
+            for (var i = 0; i < count; i++)
+            {
+                pins[i].Free();
+            }
+
+            if (added)
+            {
+                _handle.DangerousRelease();
+            }
+        }
+    }
+
+    private void Advance(int n)
+    {
+        _sent += n;
+        var blocks = _blocks!;
+        while (n > 0)
+        {
+            var left = blocks[_blockIndex].Count - _blockOffset;
+            if (n < left)
+            {
+                _blockOffset += n;
+                return;
+            }
+
+            n -= left;
+            _blockIndex++;
+            _blockOffset = 0;
+        }
+
+        // Skip empty blocks so that "all sent" is _blockIndex == Count.
+        while (_blockIndex < blocks.Count && blocks[_blockIndex].Count == 0)
+        {
+            _blockIndex++;
+        }
+    }
+
+    /// <summary>True when the pending connect has ended: <paramref name="error"/> says how.</summary>
+    private unsafe bool ConnectOutcome(out SocketError error)
+    {
+        var added = false;
+        try
+        {
+            _handle.DangerousAddRef(ref added);
+            int value = 0;
+            var length = sizeof(int);
+            if (Native.GetSockOpt(_fd, Native.SOL_SOCKET, Native.SO_ERROR, &value, &length) != 0)
+            {
+                error = Native.ToSocketError(Marshal.GetLastPInvokeError());
+                return true;
+            }
+
+            if (value != 0)
+            {
+                error = Native.ToSocketError(value);
+                return true;
+            }
+
+            var peer = stackalloc byte[128];
+            var peerLength = 128;
+            if (Native.GetPeerName(_fd, peer, &peerLength) == 0)
+            {
+                error = SocketError.Success;
+                return true;
+            }
+
+            error = SocketError.Success;
+            return false; // still connecting (ENOTCONN)
+        }
+        catch (ObjectDisposedException)
+        {
+            error = SocketError.OperationAborted;
+            return true;
+        }
+        finally
+        {
+            if (added)
+            {
+                _handle.DangerousRelease();
+            }
+        }
+    }
+
+    int IValueTaskSource<int>.GetResult(short token) => _read.GetResult(token);
+
+    ValueTaskSourceStatus IValueTaskSource<int>.GetStatus(short token) => _read.GetStatus(token);
+
+    void IValueTaskSource<int>.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+        _read.OnCompleted(continuation, state, token, flags);
+
+    /// <summary>The send side's value-task source (a class may implement IValueTaskSource&lt;int&gt; only once).</summary>
+    private sealed class SendSide : IValueTaskSource<int>
+    {
+        public ManualResetValueTaskSourceCore<int> Source;
+
+        int IValueTaskSource<int>.GetResult(short token) => Source.GetResult(token);
+
+        ValueTaskSourceStatus IValueTaskSource<int>.GetStatus(short token) => Source.GetStatus(token);
+
+        void IValueTaskSource<int>.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+            Source.OnCompleted(continuation, state, token, flags);
+    }
+}

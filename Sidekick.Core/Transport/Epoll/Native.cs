@@ -1,0 +1,86 @@
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+
+namespace Sidekick.Core.Transport.Epoll;
+
+/// <summary>The Linux system calls the epoll engine makes, and errno to <see cref="SocketError"/>.</summary>
+internal static unsafe partial class Native
+{
+    public const int EPOLLIN = 0x001;
+    public const int EPOLLOUT = 0x004;
+    public const int EPOLLERR = 0x008;
+    public const int EPOLLHUP = 0x010;
+    public const int EPOLLRDHUP = 0x2000;
+    public const uint EPOLLET = 0x80000000;
+
+    public const int EPOLL_CTL_ADD = 1;
+    public const int EPOLL_CTL_DEL = 2;
+    public const int EPOLL_CLOEXEC = 0x80000;
+
+    public const int EINTR = 4;
+    public const int EAGAIN = 11;
+    public const int EINPROGRESS = 115;
+
+    public const int MSG_NOSIGNAL = 0x4000;
+    public const int SOL_SOCKET = 1;
+    public const int SO_ERROR = 4;
+
+    /// <summary>epoll_event is packed (12 bytes) on x86-64 and naturally aligned (16 bytes) elsewhere.</summary>
+    public static readonly int EventSize = RuntimeInformation.ProcessArchitecture == Architecture.X64 ? 12 : 16;
+
+    /// <summary>Offset of the 64-bit data word in an epoll_event.</summary>
+    public static readonly int EventDataOffset = RuntimeInformation.ProcessArchitecture == Architecture.X64 ? 4 : 8;
+
+    [StructLayout(LayoutKind.Sequential)]
+    public struct IoVec
+    {
+        public byte* Base;
+        public nuint Length;
+    }
+
+    [LibraryImport("libc", EntryPoint = "epoll_create1", SetLastError = true)]
+    public static partial int EpollCreate(int flags);
+
+    [LibraryImport("libc", EntryPoint = "epoll_ctl", SetLastError = true)]
+    public static partial int EpollCtl(int epfd, int op, int fd, byte* ev);
+
+    [LibraryImport("libc", EntryPoint = "epoll_wait", SetLastError = true)]
+    public static partial int EpollWait(int epfd, byte* events, int maxEvents, int timeout);
+
+    [LibraryImport("libc", EntryPoint = "recv", SetLastError = true)]
+    public static partial nint Recv(int fd, byte* buffer, nuint length, int flags);
+
+    [LibraryImport("libc", EntryPoint = "send", SetLastError = true)]
+    public static partial nint Send(int fd, byte* buffer, nuint length, int flags);
+
+    [LibraryImport("libc", EntryPoint = "writev", SetLastError = true)]
+    public static partial nint Writev(int fd, IoVec* iov, int count);
+
+    [LibraryImport("libc", EntryPoint = "connect", SetLastError = true)]
+    public static partial int Connect(int fd, byte* address, int length);
+
+    [LibraryImport("libc", EntryPoint = "getsockopt", SetLastError = true)]
+    public static partial int GetSockOpt(int fd, int level, int name, int* value, int* length);
+
+    [LibraryImport("libc", EntryPoint = "getpeername", SetLastError = true)]
+    public static partial int GetPeerName(int fd, byte* address, int* length);
+
+    /// <summary>The .NET name of a Linux errno, as SocketException reports it.</summary>
+    public static SocketError ToSocketError(int errno) => errno switch
+    {
+        EAGAIN => SocketError.WouldBlock,
+        EINPROGRESS => SocketError.InProgress,
+        9 => SocketError.OperationAborted,         // EBADF: closed under us
+        32 => SocketError.Shutdown,                // EPIPE
+        100 => SocketError.NetworkDown,            // ENETDOWN
+        101 => SocketError.NetworkUnreachable,     // ENETUNREACH
+        103 => SocketError.ConnectionAborted,      // ECONNABORTED
+        104 => SocketError.ConnectionReset,        // ECONNRESET
+        105 => SocketError.NoBufferSpaceAvailable, // ENOBUFS
+        107 => SocketError.NotConnected,           // ENOTCONN
+        110 => SocketError.TimedOut,               // ETIMEDOUT
+        111 => SocketError.ConnectionRefused,      // ECONNREFUSED
+        113 => SocketError.HostUnreachable,        // EHOSTUNREACH
+        _ => SocketError.SocketError,
+    };
+}
