@@ -27,7 +27,7 @@ public sealed class ProxyServer : IAsyncDisposable
 {
     private readonly Socket _listener;
     private readonly CancellationTokenSource _stopping = new();
-    private readonly ConcurrentDictionary<ClientConnection, Task> _connections = new();
+    private readonly ConcurrentDictionary<ClientConnection, Task?> _connections = new(); // null until RunAsync first waits
     private readonly Task _acceptLoop;
     private readonly ITimer _pruneTimer;
     private readonly Timer _sweeper;
@@ -260,7 +260,7 @@ public sealed class ProxyServer : IAsyncDisposable
         {
         }
 
-        var all = Task.WhenAll(_connections.Values);
+        var all = Task.WhenAll(_connections.Values.OfType<Task>());
         await Task.WhenAny(all, Task.Delay(drainTimeout, Time)).ConfigureAwait(false);
         await _pruneTimer.DisposeAsync().ConfigureAwait(false);
         if (_rrTimer is not null)
@@ -336,15 +336,19 @@ public sealed class ProxyServer : IAsyncDisposable
         }
     }
 
+    /// <summary>Runs a connection (on this thread up to its first wait) and tracks it until it ends.</summary>
     private void Track(ClientConnection connection)
     {
-        var task = RunConnectionAsync(connection);
-        _connections.TryAdd(connection, task);
-        if (task.IsCompleted)
+        _connections[connection] = null; // before it runs: one that ends at once has removed itself when RunAsync returns
+        var task = connection.RunAsync();
+        if (!task.IsCompleted)
         {
-            _connections.TryRemove(connection, out _);
+            _connections.TryUpdate(connection, task, null);
         }
     }
+
+    /// <summary>Called by a connection as it ends.</summary>
+    internal void Untrack(ClientConnection connection) => _connections.TryRemove(connection, out _);
 
     /// <summary>TLS termination (H2): handshake within <see cref="ProxyLimits.TlsHandshakeTimeout"/>, then HTTP/1.1 over the stream; a failed handshake just closes.</summary>
     private async Task AcceptTlsAsync(Socket socket, ServerCertificate certificate)
@@ -365,19 +369,6 @@ public sealed class ProxyServer : IAsyncDisposable
         }
 
         Track(new ClientConnection(this, StreamTransport.Create(ssl, socket)));
-    }
-
-    private async Task RunConnectionAsync(ClientConnection connection)
-    {
-        await Task.Yield();
-        try
-        {
-            await connection.RunAsync().ConfigureAwait(false);
-        }
-        finally
-        {
-            _connections.TryRemove(connection, out _);
-        }
     }
 
     private void PruneIdle()

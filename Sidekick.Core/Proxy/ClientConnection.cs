@@ -23,10 +23,12 @@ internal sealed partial class ClientConnection
     private readonly ProxyServer _server;
     private readonly ITransportConnection _client;
     private readonly RequestHead _request = new();
-    private readonly ResponseHead _response = new();
+    private ResponseHead _response => _responseHead ??= new();
+
+    private ResponseHead? _responseHead; // made at the first exchange: a connection that never sends a request holds none
     private readonly byte[] _peerIp;
     private readonly byte[] _realIp;
-    private readonly List<Backend> _tried = [];
+    private List<Backend>? _tried; // backends that failed this request, made at the first retry
     private long _deadline; // Environment.TickCount64 when the idle or header timeout fires; 0: none armed
     private volatile bool _timedOut;
     private volatile bool _sweepableRead; // a head or lingering read is pending: the only reads the sweep may cancel
@@ -77,7 +79,7 @@ internal sealed partial class ClientConnection
 
                 var keepAlive = await HandleRequestAsync().ConfigureAwait(false);
                 _request.ReleaseBuffers(); // an idle keep-alive connection holds no head memory
-                _response.ReleaseBuffers();
+                _responseHead?.ReleaseBuffers();
                 if (_abortClient)
                 {
                     abort = true;
@@ -101,15 +103,21 @@ internal sealed partial class ClientConnection
         }
         finally
         {
-            if (abort)
+            try
             {
-                _client.Abort();
+                if (abort)
+                {
+                    _client.Abort();
+                }
+                else
+                {
+                    await CloseGracefullyAsync().ConfigureAwait(false);
+                }
             }
-            else
+            finally
             {
-                await CloseGracefullyAsync().ConfigureAwait(false);
+                _server.Untrack(this);
             }
-
         }
     }
 
@@ -334,12 +342,12 @@ internal sealed partial class ClientConnection
 
         // Retry on another backend of the same site, each at most once, when the request provably never reached
         // a backend (connect failure), or when it is idempotent, body-less and no response byte arrived.
-        _tried.Clear();
+        _tried?.Clear();
         string? lastError = null;
         while (true)
         {
             var backend = _server.Balancer.Pick(site, _tried);
-            if (backend is null && _tried.Count > 0)
+            if (backend is null && _tried is { Count: > 0 })
             {
                 // Every backend of this site failed for this request and was marked down: the next site is now
                 // the first with an online backend (C1), so fail over within the request.
@@ -402,7 +410,7 @@ internal sealed partial class ClientConnection
             }
 
             _server.CountRetry();
-            _tried.Add(backend);
+            (_tried ??= []).Add(backend);
             lastError = outcome.Message;
         }
     }

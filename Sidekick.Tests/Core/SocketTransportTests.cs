@@ -287,4 +287,25 @@ public class SocketTransportTests(string engineName)
             SocketTransport.ConnectAsync(socket, new IPEndPoint(IPAddress.Loopback, port), _engine, CancellationToken.None).AsTask().WaitAsync(TimeSpan.FromSeconds(10)));
         ex.SocketErrorCode.ShouldBe(SocketError.ConnectionRefused);
     }
+
+    [Test]
+    public async Task Data_sent_before_the_transport_exists_is_read()
+    {
+        // A new socket starts out counted as drained (so an idle one waits without a buffer): data that came before
+        // it joined the engine must still be reported.
+        using var listener = Listen();
+        using var peer = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await peer.ConnectAsync(listener.LocalEndPoint!).WaitAsync(TimeSpan.FromSeconds(10));
+        var accepted = await listener.AcceptAsync().WaitAsync(TimeSpan.FromSeconds(10));
+        peer.Send("early"u8);
+        await Task.Delay(50);
+
+        var transport = SocketTransport.Create(accepted, _engine);
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        var result = await transport.Input.ReadAtLeastAsync(5, timeout.Token);
+
+        result.Buffer.ToArray().ShouldBe("early"u8.ToArray());
+        transport.Input.AdvanceTo(result.Buffer.End);
+        transport.Dispose();
+    }
 }

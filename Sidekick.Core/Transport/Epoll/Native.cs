@@ -22,6 +22,9 @@ internal static unsafe partial class Native
     public const int EINPROGRESS = 115;
 
     public const int MSG_NOSIGNAL = 0x4000;
+    public const int F_GETFL = 3;
+    public const int F_SETFL = 4;
+    public const int O_NONBLOCK = 0x800;
     public const int SOL_SOCKET = 1;
     public const int SO_ERROR = 4;
 
@@ -55,6 +58,9 @@ internal static unsafe partial class Native
 
     [LibraryImport("libc", EntryPoint = "writev", SetLastError = true)]
     public static partial nint Writev(int fd, IoVec* iov, int count);
+
+    [LibraryImport("libc", EntryPoint = "fcntl", SetLastError = true)]
+    public static partial int Fcntl(int fd, int command, int argument);
 
     [LibraryImport("libc", EntryPoint = "connect", SetLastError = true)]
     public static partial int Connect(int fd, byte* address, int length);
