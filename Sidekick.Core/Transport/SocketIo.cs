@@ -15,8 +15,8 @@ internal enum SocketEngine
 }
 
 /// <summary>
-/// The system calls of one plain TCP socket as <see cref="SocketTransport"/> needs them: a receive (an empty buffer
-/// waits for data without holding memory), a gather send, a connect. At most one receive and one send in flight.
+/// The system calls of one plain TCP socket as <see cref="SocketTransport"/> needs them: a wait for data that holds
+/// no memory, a receive that never waits, a gather send, a connect. At most one wait and one send in flight.
 /// </summary>
 internal abstract class SocketIo
 {
@@ -31,8 +31,14 @@ internal abstract class SocketIo
     public static SocketIo Create(Socket socket, SocketEngine engine) =>
         engine == SocketEngine.Epoll ? new EpollSocket(socket) : new RuntimeSocketIo(socket);
 
-    /// <summary>Receives into <paramref name="buffer"/>; 0 means the peer closed. An empty buffer waits until data may be there.</summary>
-    public abstract ValueTask<int> ReceiveAsync(Memory<byte> buffer);
+    /// <summary>Completes (with 0) when data, a FIN or an error may be there to receive; holds no buffer while it waits.</summary>
+    public abstract ValueTask<int> WaitReadableAsync();
+
+    /// <summary>
+    /// Receives what is there without waiting: the count (0: the peer closed), or -1 when nothing is there
+    /// (<paramref name="error"/> is then <see cref="SocketError.WouldBlock"/>) or on an error.
+    /// </summary>
+    public abstract int TryReceive(Span<byte> buffer, out SocketError error);
 
     /// <summary>Sends every byte of <paramref name="blocks"/> (kept alive by the caller until it completes).</summary>
     public abstract ValueTask<int> SendAsync(List<ArraySegment<byte>> blocks);
@@ -43,7 +49,7 @@ internal abstract class SocketIo
     /// <summary>Called before the socket is disposed: fails whatever is waiting.</summary>
     public abstract void Close();
 
-    /// <summary>The receive loop has ended: no receive follows.</summary>
+    /// <summary>The input has ended (or the transport is closing with no wait in flight): no wait for data follows.</summary>
     public virtual void ReceiveEnded()
     {
     }
@@ -55,23 +61,51 @@ internal abstract class SocketIo
 }
 
 /// <summary>The runtime's sockets: one <see cref="SocketOperation"/> per direction (the send one made at the first send).</summary>
-internal sealed class RuntimeSocketIo(Socket socket) : SocketIo
+internal sealed class RuntimeSocketIo : SocketIo
 {
+    private readonly Socket _socket;
     private readonly SocketOperation _receive = new();
     private SocketOperation? _send;
+    private int _receiveEnded;
 
-    public override ValueTask<int> ReceiveAsync(Memory<byte> buffer) => _receive.ReceiveAsync(socket, buffer);
+    public RuntimeSocketIo(Socket socket)
+    {
+        _socket = socket;
+        socket.Blocking = false; // TryReceive returns at once; the runtime's async operations work either way
+    }
 
-    public override ValueTask<int> SendAsync(List<ArraySegment<byte>> blocks) => (_send ??= new SocketOperation()).SendAsync(socket, blocks);
+    public override ValueTask<int> WaitReadableAsync() => _receive.ReceiveAsync(_socket, Memory<byte>.Empty);
 
-    public override ValueTask ConnectAsync(IPEndPoint endPoint, CancellationToken cancellationToken) => socket.ConnectAsync(endPoint, cancellationToken);
+    public override int TryReceive(Span<byte> buffer, out SocketError error)
+    {
+        try
+        {
+            var n = _socket.Receive(buffer, SocketFlags.None, out error);
+            return error == SocketError.Success ? n : -1;
+        }
+        catch (ObjectDisposedException)
+        {
+            error = SocketError.OperationAborted;
+            return -1;
+        }
+    }
+
+    public override ValueTask<int> SendAsync(List<ArraySegment<byte>> blocks) => (_send ??= new SocketOperation()).SendAsync(_socket, blocks);
+
+    public override ValueTask ConnectAsync(IPEndPoint endPoint, CancellationToken cancellationToken) => _socket.ConnectAsync(endPoint, cancellationToken);
 
     public override void Close()
     {
         // Disposing the socket fails the runtime's pending operations.
     }
 
-    public override void ReceiveEnded() => _receive.Dispose();
+    public override void ReceiveEnded()
+    {
+        if (Interlocked.Exchange(ref _receiveEnded, 1) == 0)
+        {
+            _receive.Dispose();
+        }
+    }
 
     public override void SendEnded() => _send?.Dispose();
 }

@@ -308,4 +308,132 @@ public class SocketTransportTests(string engineName)
         transport.Input.AdvanceTo(result.Buffer.End);
         transport.Dispose();
     }
+
+    [Test]
+    public async Task CancelPendingRead_wakes_a_waiting_read_and_the_data_still_comes_to_the_next_read()
+    {
+        var (transport, peer, listener) = await PairAsync();
+        using var _ = listener;
+        using var __ = peer;
+        var read = transport.Input.ReadAsync().AsTask();
+        await Task.Delay(50);
+
+        transport.Input.CancelPendingRead();
+        var cancelled = await read.WaitAsync(TimeSpan.FromSeconds(10));
+        cancelled.IsCanceled.ShouldBeTrue();
+        transport.Input.AdvanceTo(cancelled.Buffer.Start, cancelled.Buffer.End);
+
+        peer.Send("after"u8); // the wait left in flight by the cancelled read is picked up by the next one
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        var result = await transport.Input.ReadAtLeastAsync(5, timeout.Token);
+        result.Buffer.ToArray().ShouldBe("after"u8.ToArray());
+        transport.Dispose();
+    }
+
+    [Test]
+    public async Task CancelPendingRead_with_no_read_waiting_cancels_the_next_read_only()
+    {
+        var (transport, peer, listener) = await PairAsync();
+        using var _ = listener;
+        using var __ = peer;
+
+        transport.Input.CancelPendingRead();
+        var first = await transport.Input.ReadAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+        first.IsCanceled.ShouldBeTrue();
+        transport.Input.AdvanceTo(first.Buffer.Start, first.Buffer.End);
+
+        var second = transport.Input.ReadAsync().AsTask();
+        await Task.Delay(50);
+        second.IsCompleted.ShouldBeFalse(); // waits for data like any read
+        peer.Send("x"u8);
+        (await second.WaitAsync(TimeSpan.FromSeconds(10))).IsCanceled.ShouldBeFalse();
+        transport.Dispose();
+    }
+
+    [Test]
+    public async Task A_cancelled_token_fails_the_waiting_read_and_the_reader_goes_on()
+    {
+        var (transport, peer, listener) = await PairAsync();
+        using var _ = listener;
+        using var __ = peer;
+        using var cts = new CancellationTokenSource();
+        var read = transport.Input.ReadAsync(cts.Token).AsTask();
+        await Task.Delay(50);
+
+        await cts.CancelAsync();
+        await Should.ThrowAsync<OperationCanceledException>(() => read.WaitAsync(TimeSpan.FromSeconds(10)));
+
+        peer.Send("ok"u8);
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        (await transport.Input.ReadAtLeastAsync(2, timeout.Token)).Buffer.ToArray().ShouldBe("ok"u8.ToArray());
+        transport.Dispose();
+    }
+
+    [Test]
+    public async Task Examined_short_of_the_end_returns_the_rest_at_once_and_a_megabyte_streams_whole()
+    {
+        var (transport, peer, listener) = await PairAsync();
+        using var _ = listener;
+        var expected = new byte[1 << 20];
+        new Random(3).NextBytes(expected);
+        var sending = Task.Run(() =>
+        {
+            peer.Send(expected);
+            peer.Shutdown(SocketShutdown.Send);
+        });
+
+        var got = new MemoryStream();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        var reads = 0;
+        while (reads++ < 100_000)
+        {
+            var result = await transport.Input.ReadAsync(timeout.Token);
+            var buffer = result.Buffer;
+            // Take at most 1000 bytes per read and say only that much was examined: the rest must come back at once.
+            var take = buffer.Slice(0, Math.Min(1000, buffer.Length));
+            foreach (var segment in take)
+            {
+                got.Write(segment.Span);
+            }
+
+            transport.Input.AdvanceTo(take.End, take.End);
+            if (result.IsCompleted && take.Length == buffer.Length)
+            {
+                break;
+            }
+        }
+
+        await sending.WaitAsync(TimeSpan.FromSeconds(10));
+        got.ToArray().ShouldBe(expected);
+        peer.Dispose();
+        transport.Dispose();
+    }
+
+    [Test]
+    public async Task TryRead_on_an_idle_connection_sees_nothing_then_the_peer_closing()
+    {
+        var (transport, peer, listener) = await PairAsync();
+        using var _ = listener;
+        transport.Input.TryRead(out var nothing).ShouldBeFalse(nothing.ToString());
+
+        peer.Shutdown(SocketShutdown.Send);
+        peer.Dispose();
+        var seen = false;
+        for (var i = 0; i < 200 && !seen; i++) // bounded: the FIN takes a moment to arrive
+        {
+            if (transport.Input.TryRead(out var result))
+            {
+                result.IsCompleted.ShouldBeTrue();
+                transport.Input.AdvanceTo(result.Buffer.End);
+                seen = true;
+            }
+            else
+            {
+                await Task.Delay(10);
+            }
+        }
+
+        seen.ShouldBeTrue();
+        transport.Dispose();
+    }
 }

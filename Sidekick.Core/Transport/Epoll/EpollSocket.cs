@@ -6,12 +6,13 @@ using System.Threading.Tasks.Sources;
 namespace Sidekick.Core.Transport.Epoll;
 
 /// <summary>
-/// One socket on an <see cref="EpollEngine"/>: a receive and a send, each awaited without allocating, at most one
-/// of each in flight. Readiness is tracked by sequence numbers: the loop bumps a direction's sequence on every edge,
-/// and an operation that found the socket drained (a short read, EAGAIN, a partial write) remembers the sequence it
-/// saw; it tries the system call again only once the sequence has moved, so a drained socket costs no system call.
-/// An operation parks by setting a flag the loop takes with an exchange; whoever takes it completes the operation,
-/// so the loop, <see cref="Close"/> and the parking thread never complete one twice.
+/// One socket on an <see cref="EpollEngine"/>: a wait for data, a receive that never waits, a gather send and a
+/// connect, each awaited without allocating, at most one wait and one send in flight. Readiness is tracked by
+/// sequence numbers: the loop bumps a direction's sequence on every edge, and a system call that found the socket
+/// drained (a short read, EAGAIN, a short write) records the sequence it saw; the call is tried again only once the
+/// sequence has moved, so a drained socket costs no system call. An operation parks by setting a flag the loop takes
+/// with an exchange; whoever takes it completes the operation, so the loop, <see cref="Close"/> and the parking thread
+/// never complete one twice.
 /// </summary>
 internal sealed class EpollSocket : SocketIo, IValueTaskSource<int>
 {
@@ -29,7 +30,6 @@ internal sealed class EpollSocket : SocketIo, IValueTaskSource<int>
     private int _readDrainedAt = 1;
     private int _readParked;
     private int _peerClosed; // the peer sent FIN or the socket failed: read until recv says so, not until a short read
-    private Memory<byte> _readBuffer;
     private ManualResetValueTaskSourceCore<int> _read; // continuations inline
 
     // Send side (also the wait for a connect).
@@ -70,18 +70,53 @@ internal sealed class EpollSocket : SocketIo, IValueTaskSource<int>
     internal ulong Token { get; set; }
 
     /// <inheritdoc />
-    /// <remarks>With an empty buffer this costs no system call: it waits for the edge, or returns at once after one.</remarks>
-    public override ValueTask<int> ReceiveAsync(Memory<byte> buffer)
+    /// <remarks>No system call: it parks until the next edge, or returns at once when one came since the socket drained.</remarks>
+    public override ValueTask<int> WaitReadableAsync()
     {
         _read.Reset();
-        _readBuffer = buffer;
-        if (TryReceiveOrPark(out var n, out var error))
+        if (ReadableOrPark(out var error))
         {
-            _readBuffer = default;
-            return error == SocketError.Success ? new ValueTask<int>(n) : ValueTask.FromException<int>(new SocketException((int)error));
+            return error == SocketError.Success ? new ValueTask<int>(0) : ValueTask.FromException<int>(new SocketException((int)error));
         }
 
         return new ValueTask<int>(this, _read.Version);
+    }
+
+    /// <inheritdoc />
+    /// <remarks>No system call when the socket drained and no edge came since.</remarks>
+    public override int TryReceive(Span<byte> buffer, out SocketError error)
+    {
+        while (true)
+        {
+            var seq = Volatile.Read(ref _readSeq);
+            if (seq == _readDrainedAt)
+            {
+                error = SocketError.WouldBlock;
+                return -1;
+            }
+
+            var n = Receive(buffer, out var errno);
+            if (n >= 0)
+            {
+                if (n > 0 && n < buffer.Length && Volatile.Read(ref _peerClosed) == 0)
+                {
+                    _readDrainedAt = seq; // a short read took everything there was (a FIN comes as an edge of its own)
+                }
+
+                error = SocketError.Success;
+                return (int)n;
+            }
+
+            if (errno == Native.EAGAIN)
+            {
+                _readDrainedAt = seq; // and look again: an edge may have come in meanwhile
+            }
+            else if (errno != Native.EINTR)
+            {
+                error = Native.ToSocketError(errno);
+                return -1;
+            }
+        }
     }
 
     /// <inheritdoc />
@@ -167,7 +202,6 @@ internal sealed class EpollSocket : SocketIo, IValueTaskSource<int>
         _engine.Unregister(this, _fd);
         if (Interlocked.Exchange(ref _readParked, 0) == 1)
         {
-            _readBuffer = default;
             _read.SetException(new SocketException((int)SocketError.OperationAborted));
         }
 
@@ -191,18 +225,7 @@ internal sealed class EpollSocket : SocketIo, IValueTaskSource<int>
             Interlocked.Increment(ref _readSeq);
             if (Interlocked.Exchange(ref _readParked, 0) == 1)
             {
-                if (TryReceiveOrPark(out var n, out var error))
-                {
-                    _readBuffer = default;
-                    if (error == SocketError.Success)
-                    {
-                        _read.SetResult(n);
-                    }
-                    else
-                    {
-                        _read.SetException(new SocketException((int)error));
-                    }
-                }
+                _read.SetResult(0); // the waiter receives (a spurious edge costs it one EAGAIN)
             }
         }
 
@@ -235,75 +258,37 @@ internal sealed class EpollSocket : SocketIo, IValueTaskSource<int>
         }
     }
 
-    /// <summary>Receives, or parks when the socket is drained. True when the operation ended (with a count or an error).</summary>
-    private bool TryReceiveOrPark(out int received, out SocketError error)
+    /// <summary>True when the socket may be readable (or the wait failed: <paramref name="error"/>); false when parked.</summary>
+    private bool ReadableOrPark(out SocketError error)
     {
-        var buffer = _readBuffer;
         while (true)
         {
             var seq = Volatile.Read(ref _readSeq);
             if (seq != _readDrainedAt)
             {
-                if (buffer.IsEmpty)
-                {
-                    received = 0;
-                    error = SocketError.Success;
-                    return true; // readable, as far as the edges tell
-                }
-
-                var n = Receive(buffer.Span, out var errno);
-                if (n >= 0)
-                {
-                    if (n > 0 && n < buffer.Length && Volatile.Read(ref _peerClosed) == 0)
-                    {
-                        _readDrainedAt = seq; // a short read took everything there was (a FIN comes as an edge of its own)
-                    }
-
-                    received = (int)n;
-                    error = SocketError.Success;
-                    return true;
-                }
-
-                if (errno == Native.EINTR)
-                {
-                    continue;
-                }
-
-                if (errno != Native.EAGAIN)
-                {
-                    received = 0;
-                    error = Native.ToSocketError(errno);
-                    return true;
-                }
-
-                _readDrainedAt = seq;
-                continue; // an edge may have come in meanwhile
+                error = SocketError.Success;
+                return true;
             }
 
             // Park, then look again: an edge between the check and the park must not be lost.
             Interlocked.Exchange(ref _readParked, 1);
-            if (Volatile.Read(ref _readSeq) != seq || Volatile.Read(ref _closed) != 0)
+            if (Volatile.Read(ref _readSeq) == seq && Volatile.Read(ref _closed) == 0)
             {
-                if (Interlocked.Exchange(ref _readParked, 0) == 0)
-                {
-                    received = 0;
-                    error = SocketError.Success;
-                    return false; // the loop or Close took it
-                }
-
-                if (Volatile.Read(ref _closed) != 0)
-                {
-                    received = 0;
-                    error = SocketError.OperationAborted;
-                    return true;
-                }
-
-                continue;
+                error = SocketError.Success;
+                return false;
             }
 
-            received = 0;
-            error = SocketError.Success;
-            return false;
+            if (Interlocked.Exchange(ref _readParked, 0) == 0)
+            {
+                error = SocketError.Success;
+                return false; // the loop or Close took it
+            }
+
+            if (Volatile.Read(ref _closed) != 0)
+            {
+                error = SocketError.OperationAborted;
+                return true;
+            }
         }
     }
 

@@ -1,0 +1,500 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Net.Sockets;
+using System.Threading.Tasks.Sources;
+using Sidekick.Http1;
+
+namespace Sidekick.Core.Transport;
+
+/// <summary>
+/// The input half of <see cref="SocketTransport"/>: a PipeReader that receives from the socket when it is read,
+/// with no pipe and no receive loop in between. A read that finds nothing new receives at once without blocking;
+/// when the socket has nothing, it waits for data with no buffer (<see cref="SocketIo.WaitReadableAsync"/>) and
+/// receives when woken, on the waking thread, so the proxy's parser runs right after the system call. Back-pressure
+/// is the reader itself: nothing is received until the proxy asks for more. Buffers are pooled blocks (4 KiB,
+/// larger while a body streams in), given back as soon as they are consumed: an idle connection holds none.
+/// <para>
+/// Concurrency: only the thread that owns the read touches the buffers: the caller of ReadAsync, or, once it has
+/// parked, whoever takes the parked flag with an exchange (the wake-up, CancelPendingRead, or the token). A wait
+/// left in flight by a cancelled read is picked up by the next read.
+/// </para>
+/// </summary>
+internal sealed class SocketReader : PipeReader, IValueTaskSource<ReadResult>
+{
+    private const int MinReceive = 4096;
+    private const int MaxReceive = 32 * 1024;
+    private const int MinFree = 512; // less free space than this at the tail: receive into a new block
+
+    private const int PerThread = 4;
+
+    private static readonly ReusePool<Segment> Segments = new(4096);
+
+    // A few segment objects per thread in front of the shared pool (whose lock costs more than the rest of a rent).
+    [ThreadStatic]
+    private static Segment?[]? t_segments;
+
+    [ThreadStatic]
+    private static int t_segmentCount;
+
+    private readonly SocketIo _io;
+    private readonly Action _onReadable;
+    private Segment? _head; // first unconsumed block
+    private int _headIndex;
+    private Segment? _tail; // last block; its End is the end of the data
+    private long _end; // running index of the end of the data received so far
+    private long _examined; // running index up to which the reader has looked
+    private int _size = MinReceive;
+    private bool _fin;
+    private Exception? _error;
+    private bool _completed;
+    private int _disposed;
+
+    private ValueTask<int> _wait;
+    private int _waiting; // 1 while a wait for data is in flight
+    private int _parked; // 1 while a ReadAsync caller waits for this reader
+    private int _cancelNext; // CancelPendingRead with no read parked: the next read returns cancelled
+    private ManualResetValueTaskSourceCore<ReadResult> _source; // continuations inline
+    private CancellationTokenRegistration _tokenRegistration;
+
+    public SocketReader(SocketIo io)
+    {
+        _io = io;
+        _onReadable = OnReadable;
+    }
+
+    private enum Pump
+    {
+        Ready,
+        Cancelled,
+        Parked,
+    }
+
+    public override ValueTask<ReadResult> ReadAsync(CancellationToken cancellationToken = default)
+    {
+        if (_completed)
+        {
+            return ValueTask.FromException<ReadResult>(new InvalidOperationException("reading is not allowed after the reader was completed"));
+        }
+
+        if (Interlocked.Exchange(ref _cancelNext, 0) == 1)
+        {
+            return new ValueTask<ReadResult>(Result(cancelled: true));
+        }
+
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return ValueTask.FromCanceled<ReadResult>(cancellationToken);
+        }
+
+        _source.Reset();
+        if (cancellationToken.CanBeCanceled)
+        {
+            // Before parking, so that whoever completes the read finds it to unregister.
+            _tokenRegistration = cancellationToken.UnsafeRegister(static (s, token) => ((SocketReader)s!).OnTokenCancelled(token), this);
+        }
+
+        var pump = PumpOrPark();
+        if (pump == Pump.Parked)
+        {
+            if (!cancellationToken.IsCancellationRequested || Interlocked.Exchange(ref _parked, 0) == 0)
+            {
+                return new ValueTask<ReadResult>(this, _source.Version);
+            }
+
+            pump = Pump.Cancelled; // the token fired before the read parked
+        }
+
+        _tokenRegistration.Unregister();
+        _tokenRegistration = default;
+        if (pump == Pump.Cancelled && cancellationToken.IsCancellationRequested)
+        {
+            return ValueTask.FromCanceled<ReadResult>(cancellationToken);
+        }
+
+        return pump == Pump.Cancelled ? new ValueTask<ReadResult>(Result(cancelled: true))
+            : _error is { } error ? ValueTask.FromException<ReadResult>(error)
+            : new ValueTask<ReadResult>(Result(cancelled: false));
+    }
+
+    public override bool TryRead(out ReadResult result)
+    {
+        if (_completed)
+        {
+            throw new InvalidOperationException("reading is not allowed after the reader was completed");
+        }
+
+        if (Interlocked.Exchange(ref _cancelNext, 0) == 1)
+        {
+            result = Result(cancelled: true);
+            return true;
+        }
+
+        if (HasNews || (Volatile.Read(ref _waiting) == 0 && Fill()))
+        {
+            if (_error is { } error)
+            {
+                throw error;
+            }
+
+            result = Result(cancelled: false);
+            return true;
+        }
+
+        result = default;
+        return false;
+    }
+
+    public override void AdvanceTo(SequencePosition consumed) => AdvanceTo(consumed, consumed);
+
+    public override void AdvanceTo(SequencePosition consumed, SequencePosition examined)
+    {
+        _examined = examined.GetObject() is Segment seen ? seen.RunningIndex + examined.GetInteger() : _end;
+        if (consumed.GetObject() is Segment segment)
+        {
+            while (_head is not null && !ReferenceEquals(_head, segment))
+            {
+                var next = (Segment?)_head.Next;
+                Release(_head);
+                _head = next;
+            }
+
+            _headIndex = consumed.GetInteger();
+            if (ReferenceEquals(_head, _tail) && _head is not null && _headIndex == _head.End)
+            {
+                Release(_head); // all consumed: an idle connection holds no block
+                _head = _tail = null;
+                _headIndex = 0;
+            }
+        }
+    }
+
+    public override void CancelPendingRead()
+    {
+        if (Interlocked.Exchange(ref _parked, 0) == 1)
+        {
+            _tokenRegistration.Unregister();
+            _source.SetResult(Result(cancelled: true));
+        }
+        else
+        {
+            Volatile.Write(ref _cancelNext, 1);
+        }
+    }
+
+    public override void Complete(Exception? exception = null)
+    {
+        if (_completed)
+        {
+            return;
+        }
+
+        _completed = true;
+        while (_head is not null)
+        {
+            var next = (Segment?)_head.Next;
+            Release(_head);
+            _head = next;
+        }
+
+        _tail = null;
+    }
+
+    /// <summary>The transport is closing: a wait that fails from now on is the end of the input, not an error.</summary>
+    public void OnDisposing()
+    {
+        Volatile.Write(ref _disposed, 1);
+        if (Volatile.Read(ref _waiting) == 0)
+        {
+            _io.ReceiveEnded();
+        }
+    }
+
+    /// <summary>Data the reader has not looked at, or the end (FIN or error), is there.</summary>
+    private bool HasNews => _end > _examined || _fin || _error is not null;
+
+    private ReadResult Result(bool cancelled) => new(
+        _head is null ? default : new ReadOnlySequence<byte>(_head, _headIndex, _tail!, _tail!.End),
+        cancelled,
+        _fin);
+
+    /// <summary>Receives what is there, or starts a wait and parks. Called by the read's owner only.</summary>
+    private Pump PumpOrPark()
+    {
+        while (true)
+        {
+            if (HasNews)
+            {
+                return Pump.Ready;
+            }
+
+            if (Volatile.Read(ref _waiting) == 0)
+            {
+                if (Fill())
+                {
+                    return Pump.Ready;
+                }
+
+                ValueTask<int> wait;
+                try
+                {
+                    wait = _io.WaitReadableAsync();
+                }
+                catch (Exception ex) when (TransportErrors.IsIoFailure(ex))
+                {
+                    End(ex);
+                    return Pump.Ready;
+                }
+
+                if (wait.IsCompleted)
+                {
+                    if (!Waited(wait))
+                    {
+                        return Pump.Ready;
+                    }
+
+                    continue;
+                }
+
+                _wait = wait;
+                Volatile.Write(ref _waiting, 1);
+                wait.GetAwaiter().UnsafeOnCompleted(_onReadable); // may run at once, on this thread: then _waiting is 0 below
+            }
+
+            Interlocked.Exchange(ref _parked, 1);
+            if (Volatile.Read(ref _waiting) != 0 && Volatile.Read(ref _cancelNext) == 0)
+            {
+                return Pump.Parked;
+            }
+
+            if (Interlocked.Exchange(ref _parked, 0) == 0)
+            {
+                return Pump.Parked; // taken by the wake-up or a cancel: they complete the read
+            }
+
+            if (Interlocked.Exchange(ref _cancelNext, 0) == 1)
+            {
+                return Pump.Cancelled;
+            }
+        }
+    }
+
+    /// <summary>The wait for data ended: take its outcome; false when it failed (the input has ended).</summary>
+    private bool Waited(ValueTask<int> wait)
+    {
+        try
+        {
+            wait.GetAwaiter().GetResult();
+            return true;
+        }
+        catch (Exception ex) when (TransportErrors.IsIoFailure(ex))
+        {
+            End(ex);
+            return false;
+        }
+    }
+
+    private void OnReadable()
+    {
+        var wait = _wait;
+        _wait = default;
+        Exception? failure = null;
+        try
+        {
+            wait.GetAwaiter().GetResult();
+        }
+        catch (Exception ex) when (TransportErrors.IsIoFailure(ex))
+        {
+            failure = ex;
+        }
+
+        Interlocked.Exchange(ref _waiting, 0);
+        if (failure is not null || Volatile.Read(ref _disposed) != 0)
+        {
+            _io.ReceiveEnded();
+        }
+
+        if (Interlocked.Exchange(ref _parked, 0) == 0)
+        {
+            return; // no read waiting (it was cancelled): the next read receives, and meets any failure itself
+        }
+
+        _tokenRegistration.Unregister();
+        _tokenRegistration = default;
+        if (failure is not null)
+        {
+            End(failure);
+        }
+
+        switch (PumpOrPark())
+        {
+            case Pump.Ready:
+                if (_error is { } error)
+                {
+                    _source.SetException(error);
+                }
+                else
+                {
+                    _source.SetResult(Result(cancelled: false));
+                }
+
+                break;
+            case Pump.Cancelled:
+                _source.SetResult(Result(cancelled: true));
+                break;
+        }
+    }
+
+    private void OnTokenCancelled(CancellationToken token)
+    {
+        if (Interlocked.Exchange(ref _parked, 0) == 1)
+        {
+            _source.SetException(new OperationCanceledException(token));
+        }
+    }
+
+    /// <summary>Receives without waiting into the tail (or a new block). True when something changed: data, FIN or an error.</summary>
+    private bool Fill()
+    {
+        if (_fin || _completed)
+        {
+            return _fin;
+        }
+
+        Segment? added = null;
+        var tail = _tail;
+        if (tail is null || tail.Array.Length - tail.End < MinFree)
+        {
+            added = Rent(_size);
+            tail = added;
+        }
+
+        var space = tail.Array.AsSpan(tail.End);
+        var n = _io.TryReceive(space, out var error);
+        if (n > 0)
+        {
+            if (added is not null)
+            {
+                Append(added);
+            }
+
+            tail.Commit(n);
+            _end += n;
+            // A full buffer means the peer is streaming: receive into larger blocks (fewer system calls per megabyte).
+            _size = n == space.Length ? Math.Min(_size * 2, MaxReceive) : MinReceive;
+            return true;
+        }
+
+        if (added is not null)
+        {
+            Release(added);
+        }
+
+        if (n == 0)
+        {
+            _fin = true;
+            return true;
+        }
+
+        if (error == SocketError.WouldBlock)
+        {
+            return false;
+        }
+
+        End(new SocketException((int)error));
+        return true;
+    }
+
+    /// <summary>The input ended with <paramref name="error"/>: an error, unless the transport is closing (then a plain end).</summary>
+    private void End(Exception error)
+    {
+        if (Volatile.Read(ref _disposed) == 0 && error is SocketException)
+        {
+            _error = error;
+        }
+
+        _fin = true;
+    }
+
+    private void Append(Segment segment)
+    {
+        segment.Start(_end);
+        if (_tail is null)
+        {
+            _head = segment;
+            _headIndex = 0;
+        }
+        else
+        {
+            _tail.Link(segment);
+        }
+
+        _tail = segment;
+    }
+
+    private static Segment Rent(int size)
+    {
+        Segment segment;
+        if (t_segmentCount > 0)
+        {
+            var cache = t_segments!;
+            segment = cache[--t_segmentCount]!;
+            cache[t_segmentCount] = null;
+        }
+        else if (!Segments.TryRent(out segment))
+        {
+            segment = new Segment();
+        }
+
+        segment.Array = BlockPool<byte>.Rent(size);
+        return segment;
+    }
+
+    private static void Release(Segment segment)
+    {
+        BlockPool<byte>.Return(segment.Array);
+        segment.Reset();
+        var cache = t_segments ??= new Segment?[PerThread];
+        if (t_segmentCount < PerThread)
+        {
+            cache[t_segmentCount++] = segment;
+        }
+        else
+        {
+            Segments.Return(segment);
+        }
+    }
+
+    ReadResult IValueTaskSource<ReadResult>.GetResult(short token) => _source.GetResult(token);
+
+    ValueTaskSourceStatus IValueTaskSource<ReadResult>.GetStatus(short token) => _source.GetStatus(token);
+
+    void IValueTaskSource<ReadResult>.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+        _source.OnCompleted(continuation, state, token, flags);
+
+    /// <summary>A received block in the reader's chain.</summary>
+    private sealed class Segment : ReadOnlySequenceSegment<byte>
+    {
+        public byte[] Array = [];
+
+        public int End { get; private set; }
+
+        public void Commit(int count)
+        {
+            End += count;
+            Memory = Array.AsMemory(0, End);
+        }
+
+        public void Start(long runningIndex) => RunningIndex = runningIndex;
+
+        public void Link(Segment next) => Next = next;
+
+        public void Reset()
+        {
+            Array = [];
+            End = 0;
+            Memory = default;
+            Next = null;
+            RunningIndex = 0;
+        }
+    }
+}
