@@ -46,8 +46,10 @@ internal sealed class SocketTransport : ITransportConnection
         SocketIo? io = null;
         try
         {
+            // The runtime connects: the epoll loop's own connect reported a refusal for a listening port now and
+            // then (seen in the failover tests, not yet understood), so it is not used until that is found.
+            await socket.ConnectAsync(endPoint, cancellationToken).ConfigureAwait(false);
             io = SocketIo.Create(socket, engine);
-            await io.ConnectAsync(endPoint, cancellationToken).ConfigureAwait(false);
             return new SocketTransport(socket, io);
         }
         catch
