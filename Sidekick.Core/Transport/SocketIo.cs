@@ -16,7 +16,7 @@ internal enum SocketEngine
 
 /// <summary>
 /// The system calls of one plain TCP socket as <see cref="SocketTransport"/> needs them: a wait for data that holds
-/// no memory, a receive that never waits, a gather send, a connect. At most one wait and one send in flight.
+/// no memory, a receive that never waits, a gather send (the runtime connects). At most one wait and one send in flight.
 /// </summary>
 internal abstract class SocketIo
 {
@@ -42,9 +42,6 @@ internal abstract class SocketIo
 
     /// <summary>Sends every byte of <paramref name="blocks"/> (kept alive by the caller until it completes).</summary>
     public abstract ValueTask<int> SendAsync(List<ArraySegment<byte>> blocks);
-
-    /// <summary>Connects; cancelling fails it with <see cref="OperationCanceledException"/>.</summary>
-    public abstract ValueTask ConnectAsync(IPEndPoint endPoint, CancellationToken cancellationToken);
 
     /// <summary>Called before the socket is disposed: fails whatever is waiting.</summary>
     public abstract void Close();
@@ -91,8 +88,6 @@ internal sealed class RuntimeSocketIo : SocketIo
     }
 
     public override ValueTask<int> SendAsync(List<ArraySegment<byte>> blocks) => (_send ??= new SocketOperation()).SendAsync(_socket, blocks);
-
-    public override ValueTask ConnectAsync(IPEndPoint endPoint, CancellationToken cancellationToken) => _socket.ConnectAsync(endPoint, cancellationToken);
 
     public override void Close()
     {

@@ -46,8 +46,9 @@ internal sealed class SocketTransport : ITransportConnection
         SocketIo? io = null;
         try
         {
-            // The runtime connects: the epoll loop's own connect reported a refusal for a listening port now and
-            // then (seen in the failover tests, not yet understood), so it is not used until that is found.
+            // The runtime connects (and so also watches the socket: a cost per upstream event). The epoll loop's own
+            // non-blocking connect reported a refusal for a listening port now and then (about 1 run in 8 of the
+            // failover tests; cause not found), so it was removed; see the notes of issue 7.
             await socket.ConnectAsync(endPoint, cancellationToken).ConfigureAwait(false);
             io = SocketIo.Create(socket, engine);
             return new SocketTransport(socket, io);

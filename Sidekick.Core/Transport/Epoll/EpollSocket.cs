@@ -6,8 +6,7 @@ using System.Threading.Tasks.Sources;
 namespace Sidekick.Core.Transport.Epoll;
 
 /// <summary>
-/// One socket on an <see cref="EpollEngine"/>: a wait for data, a receive that never waits, a gather send and a
-/// connect, each awaited without allocating, at most one wait and one send in flight. Readiness is tracked by
+/// One socket on an <see cref="EpollEngine"/>: a wait for data, a receive that never waits and a gather send, each awaited without allocating, at most one wait and one send in flight. Readiness is tracked by
 /// sequence numbers: the loop bumps a direction's sequence on every edge, and a system call that found the socket
 /// drained (a short read, EAGAIN, a short write) records the sequence it saw; the call is tried again only once the
 /// sequence has moved, so a drained socket costs no system call. An operation parks by setting a flag the loop takes
@@ -32,11 +31,11 @@ internal sealed class EpollSocket : SocketIo, IValueTaskSource<int>
     private int _peerClosed; // the peer sent FIN or the socket failed: read until recv says so, not until a short read
     private ManualResetValueTaskSourceCore<int> _read; // continuations inline
 
-    // Send side (also the wait for a connect).
+    // Send side.
     private int _writeSeq = 1;
     private int _writeBlockedAt;
     private int _writeParked;
-    private List<ArraySegment<byte>>? _blocks; // null while waiting for a connect
+    private List<ArraySegment<byte>>? _blocks; // the send in flight
     private int _blockIndex;
     private int _blockOffset;
     private int _sent;
@@ -137,60 +136,6 @@ internal sealed class EpollSocket : SocketIo, IValueTaskSource<int>
     }
 
     /// <inheritdoc />
-    /// <remarks>connect(2) without blocking; the wait for the handshake is a parked send.</remarks>
-    public override async ValueTask ConnectAsync(IPEndPoint endPoint, CancellationToken cancellationToken)
-    {
-        var seq = Volatile.Read(ref _writeSeq);
-        var errno = StartConnect(endPoint);
-        if (errno == 0)
-        {
-            return;
-        }
-
-        if (errno != Native.EINPROGRESS && errno != Native.EAGAIN)
-        {
-            throw new SocketException((int)Native.ToSocketError(errno));
-        }
-
-        _writeBlockedAt = seq;
-        _send.Source.Reset();
-        _blocks = null;
-        if (!TrySendOrPark(out var error))
-        {
-            using (cancellationToken.UnsafeRegister(static s => ((EpollSocket)s!).CancelParkedSend(), this))
-            {
-                await new ValueTask<int>(_send, _send.Source.Version).ConfigureAwait(false);
-            }
-        }
-        else if (error != SocketError.Success)
-        {
-            throw new SocketException((int)error);
-        }
-    }
-
-    /// <summary>connect(2) on the non-blocking socket: 0, or the errno (EINPROGRESS: the handshake is under way).</summary>
-    private unsafe int StartConnect(IPEndPoint endPoint)
-    {
-        var address = endPoint.Serialize();
-        var added = false;
-        try
-        {
-            _handle.DangerousAddRef(ref added);
-            fixed (byte* p = address.Buffer.Span)
-            {
-                return Native.Connect(_fd, p, address.Size) == 0 ? 0 : Marshal.GetLastPInvokeError();
-            }
-        }
-        finally
-        {
-            if (added)
-            {
-                _handle.DangerousRelease();
-            }
-        }
-    }
-
-    /// <inheritdoc />
     /// <remarks>Leaves the epoll set and fails a parked operation.</remarks>
     public override void Close()
     {
@@ -250,14 +195,6 @@ internal sealed class EpollSocket : SocketIo, IValueTaskSource<int>
         }
     }
 
-    private void CancelParkedSend()
-    {
-        if (Interlocked.Exchange(ref _writeParked, 0) == 1)
-        {
-            _send.Source.SetException(new OperationCanceledException());
-        }
-    }
-
     /// <summary>True when the socket may be readable (or the wait failed: <paramref name="error"/>); false when parked.</summary>
     private bool ReadableOrPark(out SocketError error)
     {
@@ -300,22 +237,10 @@ internal sealed class EpollSocket : SocketIo, IValueTaskSource<int>
             var seq = Volatile.Read(ref _writeSeq);
             if (seq != _writeBlockedAt)
             {
-                if (_blocks is null)
-                {
-                    // Waiting for a connect: the socket reports the handshake's outcome.
-                    if (ConnectOutcome(out error))
-                    {
-                        return true;
-                    }
-
-                    _writeBlockedAt = seq;
-                    continue;
-                }
-
                 var n = SendSome(out var errno, out var asked);
                 if (n >= 0)
                 {
-                    if (_blockIndex == _blocks.Count)
+                    if (_blockIndex == _blocks!.Count)
                     {
                         error = SocketError.Success;
                         return true;
@@ -482,52 +407,6 @@ internal sealed class EpollSocket : SocketIo, IValueTaskSource<int>
         while (_blockIndex < blocks.Count && blocks[_blockIndex].Count == 0)
         {
             _blockIndex++;
-        }
-    }
-
-    /// <summary>True when the pending connect has ended: <paramref name="error"/> says how.</summary>
-    private unsafe bool ConnectOutcome(out SocketError error)
-    {
-        var added = false;
-        try
-        {
-            _handle.DangerousAddRef(ref added);
-            int value = 0;
-            var length = sizeof(int);
-            if (Native.GetSockOpt(_fd, Native.SOL_SOCKET, Native.SO_ERROR, &value, &length) != 0)
-            {
-                error = Native.ToSocketError(Marshal.GetLastPInvokeError());
-                return true;
-            }
-
-            if (value != 0)
-            {
-                error = Native.ToSocketError(value);
-                return true;
-            }
-
-            var peer = stackalloc byte[128];
-            var peerLength = 128;
-            if (Native.GetPeerName(_fd, peer, &peerLength) == 0)
-            {
-                error = SocketError.Success;
-                return true;
-            }
-
-            error = SocketError.Success;
-            return false; // still connecting (ENOTCONN)
-        }
-        catch (ObjectDisposedException)
-        {
-            error = SocketError.OperationAborted;
-            return true;
-        }
-        finally
-        {
-            if (added)
-            {
-                _handle.DangerousRelease();
-            }
         }
     }
 
