@@ -49,7 +49,10 @@ internal sealed class HealthMonitor : IDisposable
         }
     }
 
-    /// <summary>Completes when some backend is up, or every backend has had its first probe result.</summary>
+    /// <summary>
+    /// Completes when the active site is known: a site has an online backend and every backend of the sites before it
+    /// has had its first probe result, or every backend has had one.
+    /// </summary>
     public Task FirstRound => _firstRound.Task;
 
     public void Start()
@@ -191,13 +194,52 @@ internal sealed class HealthMonitor : IDisposable
         {
             _firstRound.TrySetResult();
         }
+        else
+        {
+            TrySettle();
+        }
+    }
+
+    /// <summary>
+    /// Completes <see cref="FirstRound"/> once the active site is known: some site has an online backend and every
+    /// backend of the sites before it has had its first probe result. Without the second half, a later site whose probe
+    /// happened to return first would take the traffic meant for the first site until that site's probe returned.
+    /// </summary>
+    private void TrySettle()
+    {
+        if (_firstRound.Task.IsCompleted)
+        {
+            return;
+        }
+
+        foreach (var site in _table.Sites)
+        {
+            var unprobed = false;
+            foreach (var backend in site.Backends)
+            {
+                if (backend.IsOnline)
+                {
+                    _firstRound.TrySetResult();
+                    return;
+                }
+
+                unprobed |= !backend.Probed;
+            }
+
+            if (unprobed)
+            {
+                return; // this site may still come up: the sites after it must wait
+            }
+        }
+
+        _firstRound.TrySetResult();
     }
 
     private void Publish(Backend backend, Transition t, string? error)
     {
         if (t is Transition.Up or Transition.FirstResult)
         {
-            _firstRound.TrySetResult();
+            TrySettle();
         }
 
         if (t is Transition.None or Transition.FirstResult)

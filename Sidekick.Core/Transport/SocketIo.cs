@@ -16,7 +16,7 @@ internal enum SocketEngine
 
 /// <summary>
 /// The system calls of one plain TCP socket as <see cref="SocketTransport"/> needs them: a wait for data that holds
-/// no memory, a receive that never waits, a gather send (the runtime connects). At most one wait and one send in flight.
+/// no memory, a receive that never waits, a gather send. At most one wait and one send in flight.
 /// </summary>
 internal abstract class SocketIo
 {

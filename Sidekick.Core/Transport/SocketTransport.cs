@@ -1,6 +1,7 @@
 using System.IO.Pipelines;
 using System.Net;
 using System.Net.Sockets;
+using Sidekick.Core.Transport.Epoll;
 
 namespace Sidekick.Core.Transport;
 
@@ -20,12 +21,12 @@ internal sealed class SocketTransport : ITransportConnection
     private readonly SocketWriter _output;
     private int _disposed;
 
-    private SocketTransport(Socket socket, SocketIo io)
+    private SocketTransport(Socket socket, SocketIo io, EndPoint? remoteEndPoint)
     {
         _socket = socket;
         _io = io;
         socket.NoDelay = true;
-        RemoteEndPoint = socket.RemoteEndPoint;
+        RemoteEndPoint = remoteEndPoint; // the runtime does not know of a connect the epoll loop made
         _input = new SocketReader(io);
         _output = new SocketWriter(socket, io);
     }
@@ -34,7 +35,7 @@ internal sealed class SocketTransport : ITransportConnection
     public static SocketTransport Create(Socket socket) => Create(socket, SocketIo.DefaultEngine);
 
     /// <summary>A transport over an accepted (or connected) socket, on the given engine.</summary>
-    public static SocketTransport Create(Socket socket, SocketEngine engine) => new(socket, SocketIo.Create(socket, engine));
+    public static SocketTransport Create(Socket socket, SocketEngine engine) => new(socket, SocketIo.Create(socket, engine), socket.RemoteEndPoint);
 
     /// <summary>Connects <paramref name="socket"/> to <paramref name="endPoint"/>; the socket is disposed on failure.</summary>
     public static ValueTask<SocketTransport> ConnectAsync(Socket socket, IPEndPoint endPoint, CancellationToken cancellationToken) =>
@@ -46,12 +47,19 @@ internal sealed class SocketTransport : ITransportConnection
         SocketIo? io = null;
         try
         {
-            // The runtime connects (and so also watches the socket: a cost per upstream event). The epoll loop's own
-            // non-blocking connect reported a refusal for a listening port now and then (about 1 run in 8 of the
-            // failover tests; cause not found), so it was removed; see the notes of issue 7.
-            await socket.ConnectAsync(endPoint, cancellationToken).ConfigureAwait(false);
-            io = SocketIo.Create(socket, engine);
-            return new SocketTransport(socket, io);
+            if (engine == SocketEngine.Epoll)
+            {
+                // The loop connects: a socket the runtime connected would stay in the runtime's epoll set as well,
+                // and every upstream event would wake its thread too (a quarter of the requests per second).
+                io = await EpollSocket.ConnectAsync(socket, endPoint, cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                await socket.ConnectAsync(endPoint, cancellationToken).ConfigureAwait(false);
+                io = SocketIo.Create(socket, engine);
+            }
+
+            return new SocketTransport(socket, io, endPoint);
         }
         catch
         {

@@ -225,4 +225,69 @@ public class HealthMonitorTests
         time.Advance(D);
         (await EventuallyAsync(() => backend.IsOnline)).ShouldBeTrue();
     }
+
+    /// <summary>A probe per backend host, each answered when the test says so.</summary>
+    private sealed class GatedProbe : IHealthProbe
+    {
+        public readonly Dictionary<string, TaskCompletionSource<bool>> Gates = new();
+
+        public async ValueTask<ProbeResult> ProbeAsync(Backend backend, TimeSpan timeout, CancellationToken cancellationToken)
+        {
+            TaskCompletionSource<bool> gate;
+            lock (Gates)
+            {
+                gate = Gates[backend.Options.Uri.Host];
+            }
+
+            var up = await gate.Task.WaitAsync(cancellationToken);
+            return up ? new ProbeResult(true, 200, null) : new ProbeResult(false, 503, "response status 503");
+        }
+    }
+
+    /// <summary>Site 1 with backends a and b, site 2 with c, each probe held until the test answers it; started.</summary>
+    private static (HealthMonitor Monitor, BackendTable Table, GatedProbe Probe) TwoSites()
+    {
+        var time = new FakeTimeProvider();
+        BackendOptions B(string host) => new($"http://{host}:1", new Uri($"http://{host}:1"), new Uri($"http://{host}:1/health"));
+        var table = BackendTable.Build([new SiteOptions(1, "s1", [B("a"), B("b")]), new SiteOptions(2, "s2", [B("c")])], null, new ProxyLimits(), time);
+        var probe = new GatedProbe();
+        foreach (var h in new[] { "a", "b", "c" })
+        {
+            probe.Gates[h] = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+        }
+
+        var monitor = new HealthMonitor(table, new SidekickOptions { HealthDuration = D }, probe, time, new ScriptedRandom(0.5), null);
+        monitor.Start();
+        return (monitor, table, probe);
+    }
+
+    [Test]
+    public async Task FirstRound_WaitsForTheEarlierSites_WhenALaterSiteAnswersFirst()
+    {
+        var (monitor, table, probe) = TwoSites();
+        using var _m = monitor;
+
+        probe.Gates["c"].SetResult(true); // the second site is up first
+        (await EventuallyAsync(() => table.Sites[1].Backends[0].Probed)).ShouldBeTrue();
+        monitor.FirstRound.IsCompleted.ShouldBeFalse("site 1 has not answered yet");
+
+        probe.Gates["a"].SetResult(false);
+        (await EventuallyAsync(() => table.Sites[0].Backends[0].Probed)).ShouldBeTrue();
+        monitor.FirstRound.IsCompleted.ShouldBeFalse("b of site 1 has not answered yet");
+
+        probe.Gates["b"].SetResult(true);
+        await monitor.FirstRound.WaitAsync(TimeSpan.FromSeconds(5));
+        table.ActiveSite!.Number.ShouldBe(1);
+    }
+
+    [Test]
+    public async Task FirstRound_CompletesAtOnce_WhenTheFirstSiteIsUp()
+    {
+        var (monitor, table, probe) = TwoSites();
+        using var _m = monitor;
+
+        probe.Gates["b"].SetResult(true); // one backend of the first site is enough; a and c may hang
+        await monitor.FirstRound.WaitAsync(TimeSpan.FromSeconds(5));
+        table.ActiveSite!.Number.ShouldBe(1);
+    }
 }

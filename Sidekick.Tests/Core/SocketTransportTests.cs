@@ -289,6 +289,46 @@ public class SocketTransportTests(string engineName)
     }
 
     [Test]
+    public async Task A_connect_that_hangs_ends_when_its_token_is_cancelled_and_reports_the_remote_end_when_it_connects()
+    {
+        // A listener that never accepts, with a backlog of 1: once its queue is full the kernel drops further SYNs
+        // and a connect waits for the handshake until cancelled (bounded: at most 8 connects).
+        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        listener.Listen(1);
+        var endPoint = (IPEndPoint)listener.LocalEndPoint!;
+        var connected = new List<SocketTransport>();
+        var cancelled = false;
+        try
+        {
+            for (var i = 0; i < 8 && !cancelled; i++)
+            {
+                var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+                using var timeout = new CancellationTokenSource(TimeSpan.FromMilliseconds(500));
+                try
+                {
+                    var transport = await SocketTransport.ConnectAsync(socket, endPoint, _engine, timeout.Token)
+                        .AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+                    transport.RemoteEndPoint.ShouldBe(endPoint);
+                    connected.Add(transport);
+                }
+                catch (OperationCanceledException)
+                {
+                    cancelled = true;
+                    Should.Throw<ObjectDisposedException>(() => socket.Send([1])); // the failed connect disposed it
+                }
+            }
+        }
+        finally
+        {
+            connected.ForEach(t => t.Dispose());
+        }
+
+        cancelled.ShouldBeTrue("a connect to a full backlog should have waited until cancelled");
+        connected.Count.ShouldBeGreaterThan(0);
+    }
+
+    [Test]
     public async Task Data_sent_before_the_transport_exists_is_read()
     {
         // A new socket starts out counted as drained (so an idle one waits without a buffer): data that came before

@@ -35,6 +35,14 @@ internal sealed class ProxyUnderTest : IAsyncDisposable
         });
         var server = ProxyServer.Start(options);
         server.FirstHealthRound.Wait(TimeSpan.FromSeconds(10)).ShouldBeTrue("first health round");
+
+        // Every backend's first probe too (bounded: 10 s): a test that fails one site over to the next needs the next
+        // one's state known, not still pending.
+        for (var i = 0; i < 1000 && !server.Table.Sites.All(s => s.Backends.All(b => b.Probed)); i++)
+        {
+            Thread.Sleep(10);
+        }
+
         return new ProxyUnderTest(server);
     }
 

@@ -6,7 +6,8 @@ using System.Threading.Tasks.Sources;
 namespace Sidekick.Core.Transport.Epoll;
 
 /// <summary>
-/// One socket on an <see cref="EpollEngine"/>: a wait for data, a receive that never waits and a gather send, each awaited without allocating, at most one wait and one send in flight. Readiness is tracked by
+/// One socket on an <see cref="EpollEngine"/>: a wait for data, a receive that never waits, a gather send and a
+/// connect, each awaited without allocating, at most one wait and one send in flight. Readiness is tracked by
 /// sequence numbers: the loop bumps a direction's sequence on every edge, and a system call that found the socket
 /// drained (a short read, EAGAIN, a short write) records the sequence it saw; the call is tried again only once the
 /// sequence has moved, so a drained socket costs no system call. An operation parks by setting a flag the loop takes
@@ -35,21 +36,167 @@ internal sealed class EpollSocket : SocketIo, IValueTaskSource<int>
     private int _writeSeq = 1;
     private int _writeBlockedAt;
     private int _writeParked;
-    private List<ArraySegment<byte>>? _blocks; // the send in flight
+    private List<ArraySegment<byte>>? _blocks; // the send in flight; null while a connect waits
     private int _blockIndex;
     private int _blockOffset;
     private int _sent;
 
     private int _closed;
 
+    /// <summary>Puts an accepted (or connected) socket on a loop.</summary>
     public EpollSocket(Socket socket)
+        : this(socket, connecting: false)
+    {
+    }
+
+    private EpollSocket(Socket socket, bool connecting)
     {
         _handle = socket.SafeHandle;
         _fd = (int)_handle.DangerousGetHandle();
         SetNonBlocking(_fd);
+        if (connecting)
+        {
+            _writeBlockedAt = _writeSeq; // not writable until the handshake ends: its outcome comes as a write edge
+        }
+
         _send = new SendSide();
         _engine = EpollEngine.Next();
         _engine.Register(this, _fd);
+    }
+
+    /// <summary>
+    /// Connects <paramref name="socket"/> without blocking and returns it on a loop. connect(2) comes first and the
+    /// registration after it: a socket registered before its connect reports the unconnected state (HUP) as an edge,
+    /// which must not be taken for the handshake's end. The handshake's outcome is the next write edge (or the state
+    /// at registration, which epoll reports as one); SO_ERROR says how it ended.
+    /// </summary>
+    public static async ValueTask<EpollSocket> ConnectAsync(Socket socket, IPEndPoint endPoint, CancellationToken cancellationToken)
+    {
+        var fd = (int)socket.SafeHandle.DangerousGetHandle();
+        SetNonBlocking(fd);
+        var errno = StartConnect(socket.SafeHandle, fd, endPoint);
+        if (errno == 0)
+        {
+            return new EpollSocket(socket, connecting: false);
+        }
+
+        if (errno != Native.EINPROGRESS)
+        {
+            throw new SocketException((int)Native.ToSocketError(errno));
+        }
+
+        var io = new EpollSocket(socket, connecting: true);
+        try
+        {
+            for (var spurious = 0; ; spurious++)
+            {
+                if (!io.WritableOrPark(out var error))
+                {
+                    using (cancellationToken.UnsafeRegister(static s => ((EpollSocket)s!).CancelParkedWait(), io))
+                    {
+                        await new ValueTask<int>(io._send, io._send.Source.Version).ConfigureAwait(false);
+                    }
+                }
+                else if (error != SocketError.Success)
+                {
+                    throw new SocketException((int)error);
+                }
+
+                var seq = Volatile.Read(ref io._writeSeq);
+                if (io.ConnectOutcome(out error))
+                {
+                    if (error != SocketError.Success)
+                    {
+                        throw new SocketException((int)error);
+                    }
+
+                    return io;
+                }
+
+                // An edge that did not end the handshake (bounded: a handshake ends or the caller's timeout fires).
+                io._writeBlockedAt = seq;
+                cancellationToken.ThrowIfCancellationRequested();
+            }
+        }
+        catch
+        {
+            io.Close();
+            throw;
+        }
+    }
+
+    /// <summary>connect(2) on the non-blocking socket: 0, or the errno (EINPROGRESS: the handshake is under way).</summary>
+    private static unsafe int StartConnect(SafeSocketHandle handle, int fd, IPEndPoint endPoint)
+    {
+        var address = endPoint.Serialize();
+        var added = false;
+        try
+        {
+            handle.DangerousAddRef(ref added);
+            fixed (byte* p = address.Buffer.Span)
+            {
+                while (true)
+                {
+                    if (Native.Connect(fd, p, address.Size) == 0)
+                    {
+                        return 0;
+                    }
+
+                    var errno = Marshal.GetLastPInvokeError();
+                    if (errno != Native.EINTR)
+                    {
+                        return errno;
+                    }
+                }
+            }
+        }
+        finally
+        {
+            if (added)
+            {
+                handle.DangerousRelease();
+            }
+        }
+    }
+
+    /// <summary>True when the handshake has ended: <paramref name="error"/> says how (SO_ERROR, then getpeername).</summary>
+    private unsafe bool ConnectOutcome(out SocketError error)
+    {
+        var added = false;
+        try
+        {
+            _handle.DangerousAddRef(ref added);
+            int value = 0;
+            var length = sizeof(int);
+            if (Native.GetSockOpt(_fd, Native.SOL_SOCKET, Native.SO_ERROR, &value, &length) != 0)
+            {
+                error = Native.ToSocketError(Marshal.GetLastPInvokeError());
+                return true;
+            }
+
+            if (value != 0)
+            {
+                error = Native.ToSocketError(value);
+                return true;
+            }
+
+            var peer = stackalloc byte[128];
+            var peerLength = 128;
+            error = SocketError.Success;
+            return Native.GetPeerName(_fd, peer, &peerLength) == 0; // ENOTCONN: still connecting
+        }
+        catch (ObjectDisposedException)
+        {
+            error = SocketError.OperationAborted;
+            return true;
+        }
+        finally
+        {
+            if (added)
+            {
+                _handle.DangerousRelease();
+            }
+        }
     }
 
     /// <summary>
@@ -179,7 +326,11 @@ internal sealed class EpollSocket : SocketIo, IValueTaskSource<int>
             Interlocked.Increment(ref _writeSeq);
             if (Interlocked.Exchange(ref _writeParked, 0) == 1)
             {
-                if (TrySendOrPark(out var error))
+                if (_blocks is null)
+                {
+                    _send.Source.SetResult(0); // the wait for a connect
+                }
+                else if (TrySendOrPark(out var error))
                 {
                     _blocks = null;
                     if (error == SocketError.Success)
@@ -195,27 +346,48 @@ internal sealed class EpollSocket : SocketIo, IValueTaskSource<int>
         }
     }
 
+    private void CancelParkedWait()
+    {
+        if (Interlocked.Exchange(ref _writeParked, 0) == 1)
+        {
+            _send.Source.SetException(new OperationCanceledException());
+        }
+    }
+
+    /// <summary>For a connect: true when a write edge came since the last look (or the socket closed: <paramref name="error"/>); false when parked.</summary>
+    private bool WritableOrPark(out SocketError error)
+    {
+        _send.Source.Reset();
+        return ReadyOrPark(ref _writeSeq, ref _writeBlockedAt, ref _writeParked, out error);
+    }
+
     /// <summary>True when the socket may be readable (or the wait failed: <paramref name="error"/>); false when parked.</summary>
-    private bool ReadableOrPark(out SocketError error)
+    private bool ReadableOrPark(out SocketError error) => ReadyOrPark(ref _readSeq, ref _readDrainedAt, ref _readParked, out error);
+
+    /// <summary>
+    /// True when a direction's sequence moved past where it was last found drained (or the socket closed:
+    /// <paramref name="error"/>); otherwise parks and returns false, and the loop or <see cref="Close"/> completes it.
+    /// </summary>
+    private bool ReadyOrPark(ref int sequence, ref int drainedAt, ref int parked, out SocketError error)
     {
         while (true)
         {
-            var seq = Volatile.Read(ref _readSeq);
-            if (seq != _readDrainedAt)
+            var seq = Volatile.Read(ref sequence);
+            if (seq != drainedAt)
             {
                 error = SocketError.Success;
                 return true;
             }
 
             // Park, then look again: an edge between the check and the park must not be lost.
-            Interlocked.Exchange(ref _readParked, 1);
-            if (Volatile.Read(ref _readSeq) == seq && Volatile.Read(ref _closed) == 0)
+            Interlocked.Exchange(ref parked, 1);
+            if (Volatile.Read(ref sequence) == seq && Volatile.Read(ref _closed) == 0)
             {
                 error = SocketError.Success;
                 return false;
             }
 
-            if (Interlocked.Exchange(ref _readParked, 0) == 0)
+            if (Interlocked.Exchange(ref parked, 0) == 0)
             {
                 error = SocketError.Success;
                 return false; // the loop or Close took it

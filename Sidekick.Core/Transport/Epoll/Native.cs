@@ -19,11 +19,14 @@ internal static unsafe partial class Native
 
     public const int EINTR = 4;
     public const int EAGAIN = 11;
+    public const int EINPROGRESS = 115;
 
     public const int MSG_NOSIGNAL = 0x4000;
     public const int F_GETFL = 3;
     public const int F_SETFL = 4;
     public const int O_NONBLOCK = 0x800;
+    public const int SOL_SOCKET = 1;
+    public const int SO_ERROR = 4;
 
     /// <summary>epoll_event is packed (12 bytes) on x86-64 and naturally aligned (16 bytes) elsewhere.</summary>
     public static readonly int EventSize = RuntimeInformation.ProcessArchitecture == Architecture.X64 ? 12 : 16;
@@ -59,10 +62,20 @@ internal static unsafe partial class Native
     [LibraryImport("libc", EntryPoint = "fcntl", SetLastError = true)]
     public static partial int Fcntl(int fd, int command, int argument);
 
+    [LibraryImport("libc", EntryPoint = "connect", SetLastError = true)]
+    public static partial int Connect(int fd, byte* address, int length);
+
+    [LibraryImport("libc", EntryPoint = "getsockopt", SetLastError = true)]
+    public static partial int GetSockOpt(int fd, int level, int name, int* value, int* length);
+
+    [LibraryImport("libc", EntryPoint = "getpeername", SetLastError = true)]
+    public static partial int GetPeerName(int fd, byte* address, int* length);
+
     /// <summary>The .NET name of a Linux errno, as SocketException reports it.</summary>
     public static SocketError ToSocketError(int errno) => errno switch
     {
         EAGAIN => SocketError.WouldBlock,
+        EINPROGRESS => SocketError.InProgress,
         9 => SocketError.OperationAborted,         // EBADF: closed under us
         32 => SocketError.Shutdown,                // EPIPE
         100 => SocketError.NetworkDown,            // ENETDOWN
