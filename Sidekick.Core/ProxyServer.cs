@@ -42,6 +42,9 @@ public sealed class ProxyServer : IAsyncDisposable
     private Generation _generation;
     private int _stopped;
     private long _retries;
+    private long _accepted;
+    private long _lastActivity = -1;
+    private bool _activeSinceTrim;
 
     private ProxyServer(SidekickOptions options, TimeProvider time, Random random, IHealthProbe? probe, Action<BackendTransition>? onTransition)
     {
@@ -124,6 +127,9 @@ public sealed class ProxyServer : IAsyncDisposable
 
     /// <summary>The current sites and backends.</summary>
     public BackendTable Table => Generation.Table;
+
+    /// <summary>How often the pools and heap were given back after activity (tests).</summary>
+    internal int MemoryReturns { get; private set; }
 
     /// <summary>Requests re-sent to another backend so far.</summary>
     public long Retries => Interlocked.Read(ref _retries);
@@ -311,6 +317,7 @@ public sealed class ProxyServer : IAsyncDisposable
                 return;
             }
 
+            Interlocked.Increment(ref _accepted);
             if (Certificate is { } certificate)
             {
                 _ = AcceptTlsAsync(socket, certificate); // the handshake runs off the accept loop
@@ -373,10 +380,12 @@ public sealed class ProxyServer : IAsyncDisposable
 
     private void PruneIdle()
     {
+        long activity = Interlocked.Read(ref _accepted);
         foreach (var site in Table.Sites)
         {
             foreach (var b in site.Backends)
             {
+                activity += b.Requests;
                 b.Pool.Prune();
                 if (!ReferenceEquals(b.HealthPool, b.Pool))
                 {
@@ -384,6 +393,33 @@ public sealed class ProxyServer : IAsyncDisposable
                 }
             }
         }
+
+        ReturnMemoryWhenIdle(activity);
+    }
+
+    /// <summary>
+    /// Once no connection came and no request was forwarded for a whole prune period (5 s) after some activity, the
+    /// pools are emptied and the heap is compacted and given back to the system (one blocking collection while idle),
+    /// so a sidecar that served a burst goes back to its resident size at rest instead of keeping its peak.
+    /// </summary>
+    private void ReturnMemoryWhenIdle(long activity)
+    {
+        if (activity != _lastActivity)
+        {
+            _lastActivity = activity;
+            _activeSinceTrim = true;
+            return;
+        }
+
+        if (!_activeSinceTrim || IsStopping)
+        {
+            return;
+        }
+
+        _activeSinceTrim = false;
+        MemoryReturns++;
+        ReusePools.ClearAll();
+        GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
     }
 
     /// <summary>

@@ -75,7 +75,7 @@ out.append("(4 connections), `fixed-rate-4k` (32 connections each pausing 8 ms a
 out.append("requests/s offered to every target, so compare the latency columns), `tls-small-keepalive` (the proxy")
 out.append("terminates TLS, plain HTTP to the backend).")
 out.append("")
-out.append("| scenario | target | req/s | MB/s | × direct | × nginx | × haproxy | p50 ms | p99 ms | CPU µs/req | RSS idle MiB | RSS load MiB | alloc B/req |")
+out.append("| scenario | target | req/s | MB/s | × direct | × nginx | × haproxy | p50 ms | p99 ms | CPU µs/req | RSS before MiB | RSS load MiB | alloc B/req |")
 out.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 for s in scenarios:
     thr = "mbps" if "1MiB" in s else "rps"
@@ -107,6 +107,18 @@ if errors_file and os.path.exists(errors_file):
         out.append("")
         out.extend("- " + e.replace("bench: ", "") for e in errors)
         out.append("")
+rest_file = sys.argv[7] if len(sys.argv) > 7 else None
+if rest_file and os.path.exists(rest_file):
+    out.append("## Resident memory at rest")
+    out.append("")
+    out.append("At the start of the run (health checked, a few requests served), and after every scenario above once")
+    out.append("the proxy has been idle for 12 s.")
+    out.append("")
+    out.append("| target | RSS at start MiB | RSS at rest after load MiB |")
+    out.append("|---|---:|---:|")
+    for r in rows(rest_file):
+        out.append(f"| {r['target']} | {int(r['start_kb']) / 1024:.1f} | {int(r['after_load_kb']) / 1024:.1f} |")
+    out.append("")
 out.append("## 100 MiB through the proxy (one stream): RSS growth")
 out.append("")
 out.append("| target | direction | RSS before MiB | RSS peak MiB | growth MiB | seconds |")

@@ -194,6 +194,10 @@ run_wrk() { # scenario target round conns path extra-args...
 }
 
 TARGETS=(direct sidekick nginx haproxy)
+# Resident memory at rest: now (started, health checked, a few requests served) and again after every load
+# scenario, once the proxies have been idle for 12 s (sidekick gives its pools and heap back after 5 to 10 s).
+REST=$W/rest.tsv; echo -e "target	start_kb	after_load_kb" > "$REST"
+declare -A REST_START; for t in sidekick nginx haproxy; do REST_START[$t]=$(rss_kb "$t"); done
 for round in $(seq 1 "$ROUNDS"); do
   echo "round $round"
   for t in "${TARGETS[@]}" sidekick-trace; do run_wrk small-keepalive "$t" "$round" 64 /small; done
@@ -204,6 +208,9 @@ for round in $(seq 1 "$ROUNDS"); do
   for t in "${TARGETS[@]}"; do run_wrk fixed-rate-4k "$t" "$round" 32 /small -s "$W/rate.lua"; done
   for t in sidekick-tls nginx-tls haproxy-tls; do run_wrk tls-small-keepalive "$t" "$round" 64 /small; done
 done
+
+sleep 12
+for t in sidekick nginx haproxy; do echo -e "$t\t${REST_START[$t]}\t$(rss_kb "$t")" >> "$REST"; done
 
 # 100 MiB up and down: peak RSS growth of each proxy while one stream passes.
 BIG=$W/big.tsv; echo -e "target\tdirection\trss_before_kb\trss_peak_kb\tseconds" > "$BIG"
@@ -237,5 +244,5 @@ done
 
 dotnet run -c Release --project bench/Chart -- "$RESULTS" docs/benchmarks.png
 touch "$W/errors.txt"
-python3 bench/report.py "$RESULTS" "$BIG" "$IDLE" "$DURATION" "$ROUNDS" "$W/errors.txt" | tee docs/benchmarks.md
-cp "$RESULTS" "$BIG" "$IDLE" artifacts/ 2>/dev/null || true
+python3 bench/report.py "$RESULTS" "$BIG" "$IDLE" "$DURATION" "$ROUNDS" "$W/errors.txt" "$REST" | tee docs/benchmarks.md
+cp "$RESULTS" "$BIG" "$IDLE" "$REST" artifacts/ 2>/dev/null || true
