@@ -22,12 +22,17 @@ internal sealed partial class ClientConnection
 
     private readonly ProxyServer _server;
     private readonly ITransportConnection _client;
-    private readonly RequestHead _request = new();
+    private RequestHead? _requestHead; // made at the first request: a connection that never sends one holds none
+    private byte[]? _peerIpBytes; // the peer's address as text, made at the first forwarded request
+    private byte[]? _realIpBytes;
+
+    private RequestHead _request => _requestHead ??= new();
     private ResponseHead _response => _responseHead ??= new();
 
     private ResponseHead? _responseHead; // made at the first exchange: a connection that never sends a request holds none
-    private readonly byte[] _peerIp;
-    private readonly byte[] _realIp;
+    private byte[] _peerIp => _peerIpBytes ?? FindPeerIp();
+
+    private byte[] _realIp => _realIpBytes ?? FindPeerIp(real: true);
     private List<Backend>? _tried; // backends that failed this request, made at the first retry
     private long _deadline; // Environment.TickCount64 when the idle or header timeout fires; 0: none armed
     private volatile bool _timedOut;
@@ -46,19 +51,24 @@ internal sealed partial class ClientConnection
     {
         _server = server;
         _client = client;
-        var peer = (client.RemoteEndPoint as IPEndPoint)?.Address ?? IPAddress.Loopback;
+        _proto = client is StreamTransport ? ProtoHttps : ProtoHttp; // X-Forwarded-Proto (TLS clients: https)
+    }
+
+    private readonly byte[] _proto;
+
+    /// <summary>The peer's address as text (X-Forwarded-For), and what X-Real-IP shows (E4: a local client is the machine's own address).</summary>
+    private byte[] FindPeerIp(bool real = false)
+    {
+        var peer = (_client.RemoteEndPoint as IPEndPoint)?.Address ?? IPAddress.Loopback;
         if (peer.IsIPv4MappedToIPv6)
         {
             peer = peer.MapToIPv4();
         }
 
-        _peerIp = Encoding.ASCII.GetBytes(peer.ToString());
-        // E4: a local client is represented by the machine's own address.
-        _realIp = IPAddress.IsLoopback(peer) ? server.PublicIp : _peerIp;
-        _proto = client is StreamTransport ? ProtoHttps : ProtoHttp; // X-Forwarded-Proto (TLS clients: https)
+        _peerIpBytes = Encoding.ASCII.GetBytes(peer.ToString());
+        _realIpBytes = IPAddress.IsLoopback(peer) ? _server.PublicIp : _peerIpBytes;
+        return real ? _realIpBytes : _peerIpBytes;
     }
-
-    private readonly byte[] _proto;
 
     private PipeReader ClientIn => _client.Input;
 

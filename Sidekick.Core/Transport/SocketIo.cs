@@ -43,6 +43,15 @@ internal abstract class SocketIo
     /// <summary>Sends every byte of <paramref name="blocks"/> (kept alive by the caller until it completes).</summary>
     public abstract ValueTask<int> SendAsync(List<ArraySegment<byte>> blocks);
 
+    /// <summary>
+    /// Runs <paramref name="callback"/>(<paramref name="state"/>) when the wait <see cref="WaitReadableAsync"/> returned
+    /// not completed ends. A static callback with the reader as state: no delegate per connection.
+    /// </summary>
+    public abstract void OnWaitCompleted(Action<object?> callback, object state);
+
+    /// <summary>The same for the send <see cref="SendAsync"/> returned not completed.</summary>
+    public abstract void OnSendCompleted(Action<object?> callback, object state);
+
     /// <summary>Called before the socket is disposed: fails whatever is waiting.</summary>
     public abstract void Close();
 
@@ -88,6 +97,10 @@ internal sealed class RuntimeSocketIo : SocketIo
     }
 
     public override ValueTask<int> SendAsync(List<ArraySegment<byte>> blocks) => (_send ??= new SocketOperation()).SendAsync(_socket, blocks);
+
+    public override void OnWaitCompleted(Action<object?> callback, object state) => _receive.OnCompleted(callback, state);
+
+    public override void OnSendCompleted(Action<object?> callback, object state) => _send!.OnCompleted(callback, state);
 
     public override void Close()
     {

@@ -48,6 +48,10 @@ internal sealed class SocketOperation : SocketAsyncEventArgs, IValueTaskSource<i
         return socket.SendAsync(this) ? new ValueTask<int>(this, _source.Version) : Result();
     }
 
+    /// <summary>Runs <paramref name="callback"/>(<paramref name="state"/>) when the operation in flight completes.</summary>
+    public void OnCompleted(Action<object?> callback, object state) =>
+        _source.OnCompleted(callback, state, _source.Version, ValueTaskSourceOnCompletedFlags.None);
+
     private ValueTask<int> Result() => SocketError == SocketError.Success
         ? new ValueTask<int>(BytesTransferred)
         : ValueTask.FromException<int>(new SocketException((int)SocketError));

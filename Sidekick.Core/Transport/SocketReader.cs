@@ -37,7 +37,6 @@ internal sealed class SocketReader : PipeReader, IValueTaskSource<ReadResult>
     private static int t_segmentCount;
 
     private readonly SocketIo _io;
-    private readonly Action _onReadable;
     private Segment? _head; // first unconsumed block
     private int _headIndex;
     private Segment? _tail; // last block; its End is the end of the data
@@ -59,7 +58,6 @@ internal sealed class SocketReader : PipeReader, IValueTaskSource<ReadResult>
     public SocketReader(SocketIo io)
     {
         _io = io;
-        _onReadable = OnReadable;
     }
 
     private enum Pump
@@ -257,7 +255,7 @@ internal sealed class SocketReader : PipeReader, IValueTaskSource<ReadResult>
 
                 _wait = wait;
                 Volatile.Write(ref _waiting, 1);
-                wait.GetAwaiter().UnsafeOnCompleted(_onReadable); // may run at once, on this thread: then _waiting is 0 below
+                _io.OnWaitCompleted(static s => ((SocketReader)s!).OnReadable(), this); // may run at once: then _waiting is 0 below
             }
 
             Interlocked.Exchange(ref _parked, 1);

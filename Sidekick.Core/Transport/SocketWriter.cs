@@ -17,7 +17,6 @@ internal sealed class SocketWriter : PipeWriter, IValueTaskSource<FlushResult>
 {
     private readonly Socket _socket;
     private readonly SocketIo _io;
-    private readonly Action _onSendCompleted;
     private List<ArraySegment<byte>>? _blocks; // filled blocks waiting for the flush, or being sent
     private byte[]? _current;
     private int _currentUsed;
@@ -34,7 +33,6 @@ internal sealed class SocketWriter : PipeWriter, IValueTaskSource<FlushResult>
     {
         _socket = socket;
         _io = io;
-        _onSendCompleted = OnSendCompleted;
     }
 
     public override Memory<byte> GetMemory(int sizeHint = 0)
@@ -119,7 +117,7 @@ internal sealed class SocketWriter : PipeWriter, IValueTaskSource<FlushResult>
         _flush.Reset();
         Volatile.Write(ref _flushWaiting, 1);
         var version = _flush.Version;
-        send.GetAwaiter().UnsafeOnCompleted(_onSendCompleted);
+        _io.OnSendCompleted(static s => ((SocketWriter)s!).OnSendCompleted(), this);
         if (Interlocked.Exchange(ref _cancelNext, 0) == 1)
         {
             CancelPendingFlush(); // a cancel that arrived while this flush was being set up

@@ -283,6 +283,14 @@ internal sealed class EpollSocket : SocketIo, IValueTaskSource<int>
     }
 
     /// <inheritdoc />
+    public override void OnWaitCompleted(Action<object?> callback, object state) =>
+        _read.OnCompleted(callback, state, _read.Version, ValueTaskSourceOnCompletedFlags.None);
+
+    /// <inheritdoc />
+    public override void OnSendCompleted(Action<object?> callback, object state) =>
+        _send.Source.OnCompleted(callback, state, _send.Source.Version, ValueTaskSourceOnCompletedFlags.None);
+
+    /// <inheritdoc />
     /// <remarks>Leaves the epoll set and fails a parked operation.</remarks>
     public override void Close()
     {
