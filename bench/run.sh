@@ -224,7 +224,9 @@ for t in sidekick nginx haproxy; do
   done
 done
 
-# 10,000 idle client connections: RSS per connection.
+# 10,000 idle client connections: RSS per connection, from the proxies at rest (sidekick has given back what the
+# 100 MiB streams made it keep, so the figure is what the connections cost, not room left in a grown heap).
+sleep 12
 IDLE=$W/idle.tsv; echo -e "target\tconnections\trss_before_kb\trss_after_kb" > "$IDLE"
 for t in sidekick nginx haproxy; do
   port=$(port_of "$t"); before=$(rss_kb "$t")
