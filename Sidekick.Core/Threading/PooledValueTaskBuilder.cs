@@ -124,19 +124,40 @@ internal sealed class PooledBox<TResult, TStateMachine> : PooledBox<TResult>
 {
     private static readonly ReusePool<PooledBox<TResult, TStateMachine>> Pool = new(4096);
 
+    // One box per thread in front of the shared pool: a request calls each pooled method once, on one loop thread,
+    // so most rents and returns take no lock. (Release state machines are structs: with a value-type result each
+    // instantiation has its own code, and the thread-static costs no runtime lookup.)
+    [ThreadStatic]
+    private static PooledBox<TResult, TStateMachine>? t_spare;
+
     public TStateMachine StateMachine = default!;
 
     private PooledBox() => MoveNextAction = MoveNext;
 
     public Action MoveNextAction { get; }
 
-    public static PooledBox<TResult, TStateMachine> Rent() =>
-        Pool.TryRent(out var box) ? box : new PooledBox<TResult, TStateMachine>();
+    public static PooledBox<TResult, TStateMachine> Rent()
+    {
+        if (t_spare is { } spare)
+        {
+            t_spare = null;
+            return spare;
+        }
+
+        return Pool.TryRent(out var box) ? box : new PooledBox<TResult, TStateMachine>();
+    }
 
     private protected override void Return()
     {
         StateMachine = default!;
-        Pool.Return(this);
+        if (t_spare is null)
+        {
+            t_spare = this;
+        }
+        else
+        {
+            Pool.Return(this);
+        }
     }
 
     private void MoveNext() => StateMachine.MoveNext();
