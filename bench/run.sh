@@ -157,7 +157,12 @@ pids_of() {
 scheme_of() { [[ $1 == *-tls ]] && echo https || echo http; }
 ticks() { local t=0; for p in $(pids_of "$1"); do t=$(( t + $(awk '{print $14 + $15}' /proc/$p/stat) )); done; echo $t; }
 rss_kb() { local r=0; for p in $(pids_of "$1"); do r=$(( r + $(awk '/VmRSS/{print $2}' /proc/$p/status) )); done; echo $r; }
-alloc_bytes() { curl -fsS "http://127.0.0.1:$SK/.prometheus/metrics" 2>/dev/null | awk '/^dotnet_gc_allocated_bytes_total /{printf "%d", $2}'; }
+# Allocation in steady state: bytes allocated (dotnet_gc_allocated_bytes_total) and requests forwarded
+# (sidekick_requests_total) read from the metrics page 1 s into a run and 1 s before its end, so connection set-up
+# is left out; what one scrape itself allocates (two scrapes back to back, at rest) is subtracted.
+alloc_sample() { curl -fsS "http://127.0.0.1:$SK/.prometheus/metrics" 2>/dev/null |
+  awk '/^dotnet_gc_allocated_bytes_total /{a=$2} /^sidekick_requests_total/{r+=$2} END{printf "%d %d", a, r}'; }
+SCRAPE_COST=$( s1=$(alloc_sample); s2=$(alloc_sample); echo $(( ${s2% *} - ${s1% *} )) )
 
 RESULTS=$W/results.tsv
 echo -e "scenario\ttarget\tround\trps\tmbps\tp50_ms\tp99_ms\tcpu_us\trss_idle_kb\trss_load_kb\talloc_per_req" > "$RESULTS"
@@ -169,7 +174,11 @@ run_wrk() { # scenario target round conns path extra-args...
   local port; port=$(port_of "$target")
   local t0 r0 a0 peak out
   t0=$(ticks "$target"); r0=$(rss_kb "$target"); peak=$r0
-  [[ $target == sidekick ]] && a0=$(alloc_bytes) || a0=""
+  a0=""
+  if [[ $target == sidekick && $DURATION -gt 2 ]]; then
+    ( sleep 1; alloc_sample > "$W/a0"; sleep $(( DURATION - 2 )); alloc_sample > "$W/a1" ) & local sampler=$!
+    a0=yes
+  fi
   out=$(taskset -c $LOAD_CPU wrk -t1 -c"$conns" -d"${DURATION}s" --latency "$@" "$(scheme_of "$target")://127.0.0.1:$port$path" 2>&1 &
         wpid=$!; while kill -0 $wpid 2>/dev/null; do r=$(rss_kb "$target"); (( r > peak )) && peak=$r; echo "$peak" > "$W/peak"; sleep 0.2; done; wait $wpid)
   [[ -f $W/peak ]] && peak=$(cat "$W/peak"); rm -f "$W/peak"
@@ -187,7 +196,13 @@ run_wrk() { # scenario target round conns path extra-args...
   if [[ -n $(pids_of "$target") && -n $reqs && $reqs -gt 0 ]]; then
     cpu=$(awk -v d=$(( $(ticks "$target") - t0 )) -v n="$reqs" -v hz="$(getconf CLK_TCK)" 'BEGIN{printf "%.1f", d*1e6/hz/n}')
   else cpu=""; fi
-  if [[ -n $a0 ]]; then local a1; a1=$(alloc_bytes); [[ -n $a1 && $reqs -gt 0 ]] && alloc=$(( (a1 - a0) / reqs )); fi
+  if [[ -n $a0 ]]; then
+    wait "$sampler" || true
+    local s0 s1; read -r -a s0 < "$W/a0" || true; read -r -a s1 < "$W/a1" || true; rm -f "$W/a0" "$W/a1"
+    if [[ ${#s0[@]} -eq 2 && ${#s1[@]} -eq 2 && $(( s1[1] - s0[1] )) -gt 0 ]]; then
+      alloc=$(( (s1[0] - s0[0] - SCRAPE_COST) / (s1[1] - s0[1]) )); (( alloc < 0 )) && alloc=0
+    fi
+  fi
   [[ $target == direct ]] && { r0=""; peak=""; }
   echo -e "$scenario\t$target\t$round\t${rps:-0}\t${mbps:-0}\t$p50\t$p99\t$cpu\t$r0\t$peak\t$alloc" >> "$RESULTS"
   printf '  %-10s %-9s round %s: %10s req/s  p99 %8s ms  cpu %6s us/req\n' "$scenario" "$target" "$round" "${rps:-0}" "$p99" "${cpu:--}"
