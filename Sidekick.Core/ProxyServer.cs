@@ -128,6 +128,9 @@ public sealed class ProxyServer : IAsyncDisposable
     /// <summary>The current sites and backends.</summary>
     public BackendTable Table => Generation.Table;
 
+    /// <summary>Client connections that closed with a lingering read (tests).</summary>
+    internal long LingeringCloses;
+
     /// <summary>How often the pools and heap were given back after activity (tests).</summary>
     internal int MemoryReturns { get; private set; }
 

@@ -43,6 +43,7 @@ internal sealed partial class ClientConnection
 
     // Per-request state shared with the request-body and client-watch tasks.
     private volatile bool _clientGone;
+    private bool _bodyPending; // the current request's body has not been read to its end (a close must linger)
     private bool _sawResponseByte;
     private long _rx;
     private long _tx;
@@ -139,13 +140,21 @@ internal sealed partial class ClientConnection
     /// <summary>
     /// Lingering close (as nginx's lingering_close): completing the output sends what is buffered and then a
     /// FIN; reading until the peer closes (bounded) keeps an RST from destroying a response the client has not
-    /// read yet when it is still sending.
+    /// read yet when it is still sending. As nginx's "lingering_close on", it lingers only when the client may still
+    /// be sending: a request body was left unread, or bytes are buffered or waiting. Otherwise (a body-less request
+    /// with Connection: close, the common case) the socket closes at once: no wait for the client's FIN.
     /// </summary>
     private async Task CloseGracefullyAsync()
     {
         try
         {
             await ClientOut.CompleteAsync().ConfigureAwait(false);
+            if (!_bodyPending && NothingMoreToRead())
+            {
+                return;
+            }
+
+            Interlocked.Increment(ref _server.LingeringCloses);
             ArmTimeout(LingerTimeout); // the server's sweep ends the linger
             _sweepableRead = true; // the sweep may end this read
             while (true)
@@ -166,6 +175,18 @@ internal sealed partial class ClientConnection
             await ClientIn.CompleteAsync().ConfigureAwait(false);
             _client.Dispose();
         }
+    }
+
+    /// <summary>Whether the client has nothing more for us: no byte buffered or waiting, or it closed already.</summary>
+    private bool NothingMoreToRead()
+    {
+        if (!ClientIn.TryRead(out var result))
+        {
+            return true;
+        }
+
+        ClientIn.AdvanceTo(result.Buffer.End);
+        return !result.IsCanceled && result.IsCompleted && result.Buffer.IsEmpty;
     }
 
     private enum HeadRead
@@ -306,6 +327,7 @@ internal sealed partial class ClientConnection
         _requestStart = System.Diagnostics.Stopwatch.GetTimestamp();
         _sawResponseByte = false;
         _clientGone = false;
+        _bodyPending = RequestHasBody;
 
         // F1: /v1/health is answered by sidekick itself, any method, exact path.
         if (_request.Path.SequenceEqual("/v1/health"u8))
@@ -599,6 +621,7 @@ internal sealed partial class ClientConnection
                 // connection is then mid-body and must close.
                 bodyTask = null;
                 requestBodyDone = await StopBodyAsync(requestBody, upstream).ConfigureAwait(false) == BodyOutcome.Completed;
+                _bodyPending = !requestBodyDone;
             }
 
             reusable = requestBodyDone && _response.KeepAlive && _response.Framing != BodyFraming.UntilClose;

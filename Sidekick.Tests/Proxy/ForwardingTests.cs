@@ -468,6 +468,50 @@ public class ForwardingTests
     }
 
     [Test]
+    public async Task ConnectionClose_WithNothingMoreToRead_ClosesAtOnce_WithoutLingering()
+    {
+        await using var backend = FakeBackend.Ok();
+        await using var proxy = ProxyUnderTest.Start([backend.Url]);
+        using var client = proxy.Connect();
+
+        await client.SendAsync("GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+        (await client.ReadResponseAsync()).Status.ShouldBe(200);
+        (await client.IsClosedAsync()).ShouldBeTrue();
+
+        // The client keeps its side open: the proxy's side is gone without waiting for the client's FIN.
+        for (var i = 0; i < 500 && proxy.Server.ConnectionCount > 0; i++)
+        {
+            await Task.Delay(10);
+        }
+
+        proxy.Server.ConnectionCount.ShouldBe(0);
+        Interlocked.Read(ref proxy.Server.LingeringCloses).ShouldBe(0);
+    }
+
+    [Test]
+    public async Task Close_WithTheRequestBodyUnread_Lingers_SoTheClientStillReadsTheAnswer()
+    {
+        // /v1/health is answered by the proxy without reading the upload: the connection closes mid-body, and
+        // the proxy reads on until the client stops sending, so that the answer is not destroyed by a reset.
+        await using var backend = FakeBackend.Ok();
+        await using var proxy = ProxyUnderTest.Start([backend.Url]);
+        using var client = proxy.Connect();
+
+        await client.SendAsync("POST /v1/health HTTP/1.1\r\nHost: a\r\nContent-Length: 1000000\r\n\r\n" + new string('x', 1000));
+        var response = await client.ReadResponseAsync();
+
+        response.Status.ShouldBe(200);
+        (await client.IsClosedAsync()).ShouldBeTrue();
+        client.Dispose();
+        for (var i = 0; i < 500 && proxy.Server.ConnectionCount > 0; i++)
+        {
+            await Task.Delay(10);
+        }
+
+        Interlocked.Read(ref proxy.Server.LingeringCloses).ShouldBe(1);
+    }
+
+    [Test]
     public async Task ClientGoingAway_DuringALongPoll_ClosesTheUpstreamRequest()
     {
         var upstreamClosed = new TaskCompletionSource();
