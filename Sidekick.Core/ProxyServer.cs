@@ -14,6 +14,7 @@ using Sidekick.Core.Observability;
 using Sidekick.Core.Proxy;
 using Sidekick.Core.Tls;
 using Sidekick.Core.Transport;
+using Sidekick.Core.Transport.Epoll;
 using Sidekick.Core.Upstream;
 using Sidekick.Http1;
 
@@ -29,6 +30,7 @@ public sealed class ProxyServer : IAsyncDisposable
     private readonly CancellationTokenSource _stopping = new();
     private readonly ConcurrentDictionary<ClientConnection, Task?> _connections = new(); // null until RunAsync first waits
     private readonly Task _acceptLoop;
+    private readonly EpollListener? _epollListener; // plain HTTP on Linux: accepted on the epoll loop
     private readonly ITimer _pruneTimer;
     private readonly Timer _sweeper;
     private readonly IHealthProbe _probe;
@@ -91,7 +93,15 @@ public sealed class ProxyServer : IAsyncDisposable
         var shortest = Math.Min(Limits.HeaderTimeout.TotalMilliseconds, Limits.IdleTimeout.TotalMilliseconds);
         var period = TimeSpan.FromMilliseconds(Math.Clamp(shortest / 4, 10, 1000));
         _sweeper = new Timer(_ => Sweep(), null, period, period);
-        _acceptLoop = AcceptLoopAsync();
+        if (Certificate is null && SocketIo.DefaultEngine == SocketEngine.Epoll)
+        {
+            _epollListener = new EpollListener(_listener, OnAccepted, message => Console.Error.WriteLine("sidekick: " + message));
+            _acceptLoop = Task.CompletedTask;
+        }
+        else
+        {
+            _acceptLoop = AcceptLoopAsync();
+        }
         if (options.RoundRobinDns && options.DnsTtl > TimeSpan.Zero)
         {
             _rrTimer = time.CreateTimer(_ => _ = RefreshRoundRobinAsync(), null, options.DnsTtl, options.DnsTtl);
@@ -260,6 +270,7 @@ public sealed class ProxyServer : IAsyncDisposable
 
         await _stopping.CancelAsync().ConfigureAwait(false); // responses carry Connection: close from now on
         Sweep(); // idle connections end now
+        _epollListener?.Close();
         _listener.Dispose();
         try
         {
@@ -293,6 +304,20 @@ public sealed class ProxyServer : IAsyncDisposable
 
     /// <inheritdoc />
     public ValueTask DisposeAsync() => new(StopAsync(TimeSpan.Zero));
+
+    /// <summary>A connection the epoll loop accepted (on the loop's thread).</summary>
+    private void OnAccepted(EpollSocket socket)
+    {
+        if (_stopping.IsCancellationRequested)
+        {
+            socket.Close();
+            socket.Dispose();
+            return;
+        }
+
+        Interlocked.Increment(ref _accepted);
+        Track(new ClientConnection(this, SocketTransport.Create(socket)));
+    }
 
     private async Task AcceptLoopAsync()
     {

@@ -55,6 +55,21 @@ internal abstract class SocketIo
     /// <summary>Called before the socket is disposed: fails whatever is waiting.</summary>
     public abstract void Close();
 
+    /// <summary>The peer's address (null when unknown).</summary>
+    public abstract EndPoint? RemoteEndPoint { get; }
+
+    /// <summary>Sends small writes at once (TCP_NODELAY).</summary>
+    public abstract void SetNoDelay();
+
+    /// <summary>Ends the sending direction (a FIN after what is sent).</summary>
+    public abstract void ShutdownSend();
+
+    /// <summary>Makes the close that follows reset the connection (a zero linger: RST instead of FIN).</summary>
+    public abstract void ArmReset();
+
+    /// <summary>Closes the descriptor (after <see cref="Close"/>).</summary>
+    public abstract void Dispose();
+
     /// <summary>The input has ended (or the transport is closing with no wait in flight): no wait for data follows.</summary>
     public virtual void ReceiveEnded()
     {
@@ -106,6 +121,16 @@ internal sealed class RuntimeSocketIo : SocketIo
     {
         // Disposing the socket fails the runtime's pending operations.
     }
+
+    public override EndPoint? RemoteEndPoint => _socket.RemoteEndPoint;
+
+    public override void SetNoDelay() => _socket.NoDelay = true;
+
+    public override void ShutdownSend() => _socket.Shutdown(SocketShutdown.Send);
+
+    public override void ArmReset() => SocketReset.Arm(_socket);
+
+    public override void Dispose() => _socket.Dispose();
 
     public override void ReceiveEnded()
     {

@@ -15,27 +15,27 @@ namespace Sidekick.Core.Transport;
 /// </summary>
 internal sealed class SocketTransport : ITransportConnection
 {
-    private readonly Socket _socket;
     private readonly SocketIo _io;
     private readonly SocketReader _input;
     private readonly SocketWriter _output;
     private int _disposed;
 
-    private SocketTransport(Socket socket, SocketIo io, EndPoint? remoteEndPoint)
+    private SocketTransport(SocketIo io)
     {
-        _socket = socket;
         _io = io;
-        socket.NoDelay = true;
-        RemoteEndPoint = remoteEndPoint; // the runtime does not know of a connect the epoll loop made
+        io.SetNoDelay();
         _input = new SocketReader(io);
-        _output = new SocketWriter(socket, io);
+        _output = new SocketWriter(io);
     }
 
     /// <summary>A transport over an accepted socket.</summary>
     public static SocketTransport Create(Socket socket) => Create(socket, SocketIo.DefaultEngine);
 
     /// <summary>A transport over an accepted (or connected) socket, on the given engine.</summary>
-    public static SocketTransport Create(Socket socket, SocketEngine engine) => new(socket, SocketIo.Create(socket, engine), socket.RemoteEndPoint);
+    public static SocketTransport Create(Socket socket, SocketEngine engine) => new(SocketIo.Create(socket, engine));
+
+    /// <summary>A transport over a socket the epoll loop accepted (no runtime socket object).</summary>
+    public static SocketTransport Create(SocketIo io) => new(io);
 
     /// <summary>Connects <paramref name="socket"/> to <paramref name="endPoint"/>; the socket is disposed on failure.</summary>
     public static ValueTask<SocketTransport> ConnectAsync(Socket socket, IPEndPoint endPoint, CancellationToken cancellationToken) =>
@@ -59,7 +59,7 @@ internal sealed class SocketTransport : ITransportConnection
                 io = SocketIo.Create(socket, engine);
             }
 
-            return new SocketTransport(socket, io, endPoint);
+            return new SocketTransport(io);
         }
         catch
         {
@@ -69,7 +69,7 @@ internal sealed class SocketTransport : ITransportConnection
         }
     }
 
-    public EndPoint? RemoteEndPoint { get; }
+    public EndPoint? RemoteEndPoint => _io.RemoteEndPoint;
 
     public PipeReader Input => _input;
 
@@ -82,7 +82,7 @@ internal sealed class SocketTransport : ITransportConnection
             return;
         }
 
-        SocketReset.Arm(_socket);
+        _io.ArmReset();
         Dispose();
     }
 
@@ -96,7 +96,7 @@ internal sealed class SocketTransport : ITransportConnection
         // A wait for data that fails from here on ends the input (IsCompleted), not with an error.
         _input.OnDisposing();
         _io.Close();
-        _socket.Dispose();
+        _io.Dispose();
         _output.Release();
     }
 }

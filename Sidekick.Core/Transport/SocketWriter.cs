@@ -15,7 +15,6 @@ namespace Sidekick.Core.Transport;
 /// </summary>
 internal sealed class SocketWriter : PipeWriter, IValueTaskSource<FlushResult>
 {
-    private readonly Socket _socket;
     private readonly SocketIo _io;
     private List<ArraySegment<byte>>? _blocks; // filled blocks waiting for the flush, or being sent
     private byte[]? _current;
@@ -29,9 +28,8 @@ internal sealed class SocketWriter : PipeWriter, IValueTaskSource<FlushResult>
     private bool _completed;
     private int _released;
 
-    public SocketWriter(Socket socket, SocketIo io)
+    public SocketWriter(SocketIo io)
     {
-        _socket = socket;
         _io = io;
     }
 
@@ -157,7 +155,7 @@ internal sealed class SocketWriter : PipeWriter, IValueTaskSource<FlushResult>
             }
 
             _completed = true;
-            _socket.Shutdown(SocketShutdown.Send);
+            _io.ShutdownSend();
         }
         catch (Exception ex) when (ex is SocketException or ObjectDisposedException or InvalidOperationException)
         {

@@ -2,6 +2,16 @@ using System.Runtime.InteropServices;
 
 namespace Sidekick.Core.Transport.Epoll;
 
+/// <summary>What an <see cref="EpollEngine"/> watches: a connected socket or a listener.</summary>
+internal interface IEpollHandler
+{
+    /// <summary>The registration's slot and generation (set by the engine).</summary>
+    ulong Token { get; set; }
+
+    /// <summary>Called on the loop's thread with the events of one edge.</summary>
+    void OnEvents(uint events);
+}
+
 /// <summary>
 /// Our own epoll loop for plain TCP connections: one thread per core, each with an epoll set in which sockets are
 /// registered once, edge-triggered, for reading and writing. A ready event runs the waiting operation, and its
@@ -21,7 +31,7 @@ internal sealed unsafe class EpollEngine
 
     private readonly int _epfd;
     private readonly Lock _lock = new();
-    private EpollSocket?[] _slots = new EpollSocket?[64];
+    private IEpollHandler?[] _slots = new IEpollHandler?[64];
     private int[] _generations = new int[64];
     private readonly Stack<int> _free = new();
     private int _used;
@@ -49,7 +59,11 @@ internal sealed unsafe class EpollEngine
     }
 
     /// <summary>Adds <paramref name="socket"/> to the epoll set, edge-triggered for both directions.</summary>
-    public void Register(EpollSocket socket, int fd)
+    public void Register(IEpollHandler socket, int fd) =>
+        Register(socket, fd, Native.EPOLLIN | Native.EPOLLOUT | Native.EPOLLRDHUP | Native.EPOLLET);
+
+    /// <summary>Adds <paramref name="socket"/> to the epoll set for <paramref name="events"/>.</summary>
+    public void Register(IEpollHandler socket, int fd, uint events)
     {
         ulong token;
         lock (_lock)
@@ -64,7 +78,7 @@ internal sealed unsafe class EpollEngine
                 if (_used == _slots.Length)
                 {
                     Array.Resize(ref _generations, _used * 2);
-                    var grown = new EpollSocket?[_used * 2];
+                    var grown = new IEpollHandler?[_used * 2];
                     Array.Copy(_slots, grown, _used);
                     Volatile.Write(ref _slots, grown);
                 }
@@ -78,7 +92,7 @@ internal sealed unsafe class EpollEngine
         }
 
         var ev = stackalloc byte[16];
-        *(uint*)ev = Native.EPOLLIN | Native.EPOLLOUT | Native.EPOLLRDHUP | Native.EPOLLET;
+        *(uint*)ev = events;
         *(ulong*)(ev + Native.EventDataOffset) = token;
         if (Native.EpollCtl(_epfd, Native.EPOLL_CTL_ADD, fd, ev) != 0)
         {
@@ -89,7 +103,7 @@ internal sealed unsafe class EpollEngine
     }
 
     /// <summary>Takes the socket out of the epoll set (before its descriptor is closed) and frees its slot.</summary>
-    public void Unregister(EpollSocket socket, int fd)
+    public void Unregister(IEpollHandler socket, int fd)
     {
         var ev = stackalloc byte[16];
         _ = Native.EpollCtl(_epfd, Native.EPOLL_CTL_DEL, fd, ev);

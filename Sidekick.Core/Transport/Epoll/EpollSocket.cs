@@ -14,7 +14,7 @@ namespace Sidekick.Core.Transport.Epoll;
 /// with an exchange; whoever takes it completes the operation, so the loop, <see cref="Close"/> and the parking thread
 /// never complete one twice.
 /// </summary>
-internal sealed class EpollSocket : SocketIo, IValueTaskSource<int>
+internal sealed class EpollSocket : SocketIo, IEpollHandler, IValueTaskSource<int>
 {
     private const int MaxIoVecs = 16;
 
@@ -43,17 +43,53 @@ internal sealed class EpollSocket : SocketIo, IValueTaskSource<int>
 
     private int _closed;
 
+    // The peer: an end point the runtime made, or the address accept4 returned (made into one only when asked).
+    private EndPoint? _remote;
+    private Socket? _owner; // the runtime's socket object, when there is one: kept alive (its finalizer would close the descriptor) and disposed with this
+    private ulong _peerLow;
+    private ulong _peerHigh;
+    private uint _peerScope;
+    private ushort _peerPort;
+    private ushort _peerFamily;
+
     /// <summary>Puts an accepted (or connected) socket on a loop.</summary>
     public EpollSocket(Socket socket)
-        : this(socket, connecting: false)
+        : this(socket.SafeHandle, connecting: false)
     {
+        _owner = socket;
+        _remote = socket.RemoteEndPoint;
     }
 
-    private EpollSocket(Socket socket, bool connecting)
+    /// <summary>Puts a socket that <see cref="EpollListener"/> accepted (already non-blocking) on a loop.</summary>
+    public unsafe EpollSocket(SafeSocketHandle handle, byte* address, int length)
+        : this(handle, connecting: false, nonBlocking: true)
     {
-        _handle = socket.SafeHandle;
+        var family = *(ushort*)address;
+        if (family == Native.AF_INET && length >= 8)
+        {
+            _peerFamily = Native.AF_INET;
+            _peerLow = *(uint*)(address + 4);
+        }
+        else if (family == Native.AF_INET6 && length >= 28)
+        {
+            _peerFamily = Native.AF_INET6;
+            _peerLow = *(ulong*)(address + 8);
+            _peerHigh = *(ulong*)(address + 16);
+            _peerScope = *(uint*)(address + 24);
+        }
+
+        _peerPort = (ushort)((address[2] << 8) | address[3]);
+    }
+
+    private EpollSocket(SafeSocketHandle handle, bool connecting, bool nonBlocking = false)
+    {
+        _handle = handle;
         _fd = (int)_handle.DangerousGetHandle();
-        SetNonBlocking(_fd);
+        if (!nonBlocking)
+        {
+            SetNonBlocking(_fd);
+        }
+
         if (connecting)
         {
             _writeBlockedAt = _writeSeq; // not writable until the handshake ends: its outcome comes as a write edge
@@ -77,7 +113,7 @@ internal sealed class EpollSocket : SocketIo, IValueTaskSource<int>
         var errno = StartConnect(socket.SafeHandle, fd, endPoint);
         if (errno == 0)
         {
-            return new EpollSocket(socket, connecting: false);
+            return new EpollSocket(socket.SafeHandle, connecting: false) { _owner = socket, _remote = endPoint };
         }
 
         if (errno != Native.EINPROGRESS)
@@ -85,7 +121,7 @@ internal sealed class EpollSocket : SocketIo, IValueTaskSource<int>
             throw new SocketException((int)Native.ToSocketError(errno));
         }
 
-        var io = new EpollSocket(socket, connecting: true);
+        var io = new EpollSocket(socket.SafeHandle, connecting: true) { _owner = socket, _remote = endPoint };
         try
         {
             for (var spurious = 0; ; spurious++)
@@ -212,8 +248,124 @@ internal sealed class EpollSocket : SocketIo, IValueTaskSource<int>
         }
     }
 
-    /// <summary>The registration's slot and generation (set by the engine).</summary>
-    internal ulong Token { get; set; }
+    /// <inheritdoc />
+    public ulong Token { get; set; }
+
+    /// <inheritdoc />
+    public override unsafe EndPoint? RemoteEndPoint
+    {
+        get
+        {
+            if (_remote is not null || _peerFamily == 0)
+            {
+                return _remote;
+            }
+
+            var bytes = stackalloc byte[16];
+            *(ulong*)bytes = _peerLow;
+            *(ulong*)(bytes + 8) = _peerHigh;
+            var address = _peerFamily == Native.AF_INET
+                ? new IPAddress(new ReadOnlySpan<byte>(bytes, 4))
+                : new IPAddress(new ReadOnlySpan<byte>(bytes, 16), _peerScope);
+            return new IPEndPoint(address, _peerPort);
+        }
+    }
+
+    /// <inheritdoc />
+    public override unsafe void SetNoDelay()
+    {
+        var on = 1;
+        var added = AddRef();
+        try
+        {
+            ThrowOnError(Native.SetSockOpt(_fd, Native.IPPROTO_TCP, Native.TCP_NODELAY, &on, sizeof(int)));
+        }
+        finally
+        {
+            Release(added);
+        }
+    }
+
+    /// <inheritdoc />
+    public override void ShutdownSend()
+    {
+        var added = AddRef();
+        try
+        {
+            ThrowOnError(Native.Shutdown(_fd, Native.SHUT_WR));
+        }
+        finally
+        {
+            Release(added);
+        }
+    }
+
+    /// <inheritdoc />
+    public override unsafe void ArmReset()
+    {
+        var linger = stackalloc int[2] { 1, 0 }; // struct linger { l_onoff = 1, l_linger = 0 }
+        try
+        {
+            var added = AddRef();
+            try
+            {
+                ThrowOnError(Native.SetSockOpt(_fd, Native.SOL_SOCKET, Native.SO_LINGER, linger, 2 * sizeof(int)));
+            }
+            finally
+            {
+                Release(added);
+            }
+        }
+        catch (SocketException)
+        {
+            // Already gone: nothing to reset.
+        }
+    }
+
+    /// <inheritdoc />
+    public override void Dispose()
+    {
+        if (_owner is { } socket)
+        {
+            socket.Dispose();
+        }
+        else
+        {
+            _handle.Dispose();
+        }
+    }
+
+    /// <summary>Keeps the descriptor open (not reused) for a call; a closed socket fails as an aborted operation.</summary>
+    private bool AddRef()
+    {
+        var added = false;
+        try
+        {
+            _handle.DangerousAddRef(ref added);
+        }
+        catch (ObjectDisposedException)
+        {
+            throw new SocketException((int)SocketError.OperationAborted);
+        }
+
+        return added;
+    }
+
+    private void Release(bool added)
+    {
+        if (added)
+        {
+            _handle.DangerousRelease();
+        }
+    }
+
+    private static void ThrowOnError(int result)
+    {
+        if (result != 0)
+        {
+            throw new SocketException((int)Native.ToSocketError(Marshal.GetLastPInvokeError()));
+        }
+    }
 
     /// <inheritdoc />
     /// <remarks>No system call: it parks until the next edge, or returns at once when one came since the socket drained.</remarks>
@@ -312,8 +464,8 @@ internal sealed class EpollSocket : SocketIo, IValueTaskSource<int>
         }
     }
 
-    /// <summary>Called on the loop's thread with the events of one edge.</summary>
-    internal void OnEvents(uint events)
+    /// <inheritdoc />
+    public void OnEvents(uint events)
     {
         if ((events & (Native.EPOLLRDHUP | Native.EPOLLHUP | Native.EPOLLERR)) != 0)
         {

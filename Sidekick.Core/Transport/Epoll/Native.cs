@@ -20,6 +20,19 @@ internal static unsafe partial class Native
     public const int EINTR = 4;
     public const int EAGAIN = 11;
     public const int EINPROGRESS = 115;
+    public const int ENOMEM = 12;
+    public const int ENFILE = 23;
+    public const int EMFILE = 24;
+    public const int ENOBUFS = 105;
+
+    public const int SOCK_NONBLOCK = 0x800;
+    public const int SOCK_CLOEXEC = 0x80000;
+    public const int SHUT_WR = 1;
+    public const int IPPROTO_TCP = 6;
+    public const int TCP_NODELAY = 1;
+    public const int SO_LINGER = 13;
+    public const int AF_INET = 2;
+    public const int AF_INET6 = 10;
 
     public const int MSG_NOSIGNAL = 0x4000;
     public const int F_GETFL = 3;
@@ -61,6 +74,15 @@ internal static unsafe partial class Native
 
     [LibraryImport("libc", EntryPoint = "fcntl", SetLastError = true)]
     public static partial int Fcntl(int fd, int command, int argument);
+
+    [LibraryImport("libc", EntryPoint = "accept4", SetLastError = true)]
+    public static partial int Accept4(int fd, byte* address, int* length, int flags);
+
+    [LibraryImport("libc", EntryPoint = "shutdown", SetLastError = true)]
+    public static partial int Shutdown(int fd, int how);
+
+    [LibraryImport("libc", EntryPoint = "setsockopt", SetLastError = true)]
+    public static partial int SetSockOpt(int fd, int level, int name, void* value, int length);
 
     [LibraryImport("libc", EntryPoint = "connect", SetLastError = true)]
     public static partial int Connect(int fd, byte* address, int length);

@@ -1,0 +1,136 @@
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+
+namespace Sidekick.Core.Transport.Epoll;
+
+/// <summary>
+/// Accepts plain TCP connections on an epoll loop: the listening socket is registered edge-triggered, and each edge
+/// accepts with accept4(2) until the queue is empty, each new socket non-blocking from the start and handed over
+/// without a runtime socket object or a hop through the runtime's own epoll thread. When the process is out of
+/// descriptors (or memory), the queue is left as it is and tried again a little later instead of spinning.
+/// </summary>
+internal sealed unsafe class EpollListener : IEpollHandler
+{
+    private static readonly TimeSpan RetryAfter = TimeSpan.FromMilliseconds(100);
+
+    private readonly SafeSocketHandle _handle;
+    private readonly int _fd;
+    private readonly EpollEngine _engine;
+    private readonly Action<EpollSocket> _onAccepted;
+    private readonly Action<string> _onError;
+    private readonly Lock _retryLock = new();
+    private Timer? _retry;
+    private int _closed;
+
+    /// <summary>Starts accepting on <paramref name="listener"/> (bound and listening); <paramref name="onAccepted"/> takes each new socket.</summary>
+    public EpollListener(Socket listener, Action<EpollSocket> onAccepted, Action<string> onError)
+    {
+        _handle = listener.SafeHandle;
+        _fd = (int)_handle.DangerousGetHandle();
+        _onAccepted = onAccepted;
+        _onError = onError;
+        var flags = Native.Fcntl(_fd, Native.F_GETFL, 0);
+        if (flags < 0 || Native.Fcntl(_fd, Native.F_SETFL, flags | Native.O_NONBLOCK) < 0)
+        {
+            throw new SocketException((int)Native.ToSocketError(Marshal.GetLastPInvokeError()));
+        }
+
+        _engine = EpollEngine.Next();
+        _engine.Register(this, _fd, Native.EPOLLIN | Native.EPOLLET);
+    }
+
+    /// <inheritdoc />
+    public ulong Token { get; set; }
+
+    /// <inheritdoc />
+    public void OnEvents(uint events) => AcceptAll();
+
+    /// <summary>Stops accepting (before the listening socket is closed).</summary>
+    public void Close()
+    {
+        if (Interlocked.Exchange(ref _closed, 1) != 0)
+        {
+            return;
+        }
+
+        _engine.Unregister(this, _fd);
+        lock (_retryLock)
+        {
+            _retry?.Dispose();
+            _retry = null;
+        }
+    }
+
+    private void AcceptAll()
+    {
+        var address = stackalloc byte[128];
+        while (Volatile.Read(ref _closed) == 0)
+        {
+            var length = 128;
+            int fd;
+            var added = false;
+            try
+            {
+                _handle.DangerousAddRef(ref added);
+                fd = Native.Accept4(_fd, address, &length, Native.SOCK_NONBLOCK | Native.SOCK_CLOEXEC);
+            }
+            catch (ObjectDisposedException)
+            {
+                return; // the listener closed
+            }
+            finally
+            {
+                if (added)
+                {
+                    _handle.DangerousRelease();
+                }
+            }
+
+            if (fd < 0)
+            {
+                var errno = Marshal.GetLastPInvokeError();
+                if (errno == Native.EAGAIN)
+                {
+                    return; // the queue is empty: the next connection is an edge
+                }
+
+                if (errno is Native.EMFILE or Native.ENFILE or Native.ENOBUFS or Native.ENOMEM)
+                {
+                    _onError($"accept: {new SocketException((int)Native.ToSocketError(errno)).Message} (errno {errno}); retrying in {RetryAfter.TotalMilliseconds} ms");
+                    ScheduleRetry();
+                    return;
+                }
+
+                continue; // ECONNABORTED, EINTR, EPROTO...: that connection is gone, the next one may be fine
+            }
+
+            var handle = new SafeSocketHandle(fd, ownsHandle: true);
+            EpollSocket socket;
+            try
+            {
+                socket = new EpollSocket(handle, address, length);
+            }
+            catch (SocketException)
+            {
+                handle.Dispose();
+                continue;
+            }
+
+            _onAccepted(socket);
+        }
+    }
+
+    private void ScheduleRetry()
+    {
+        lock (_retryLock)
+        {
+            if (Volatile.Read(ref _closed) != 0)
+            {
+                return;
+            }
+
+            _retry ??= new Timer(static s => ((EpollListener)s!).AcceptAll(), this, Timeout.Infinite, Timeout.Infinite);
+            _retry.Change(RetryAfter, Timeout.InfiniteTimeSpan);
+        }
+    }
+}
