@@ -617,10 +617,18 @@ internal sealed partial class ClientConnection
             var requestBodyDone = true;
             if (bodyTask is { } requestBody)
             {
-                // When the backend answered before reading the whole request body, the copy stops; the client
-                // connection is then mid-body and must close.
+                // The backend answered before it read the whole request body. nginx's `return`, for one, does so and
+                // then reads and discards the rest: when the answer is a success and the backend keeps the connection,
+                // the copy runs to its end and both connections stay usable (as haproxy does). Otherwise (an error,
+                // a close, an unanswered Expect: 100-continue that may hold the body back) the copy stops and the
+                // client connection, mid-body, closes.
                 bodyTask = null;
-                requestBodyDone = await StopBodyAsync(requestBody, upstream).ConfigureAwait(false) == BodyOutcome.Completed;
+                var finishCopy = _response.StatusCode is >= 200 and < 300 && _response.KeepAlive
+                    && _response.Framing != BodyFraming.UntilClose && !_request.ExpectContinue && !_clientGone;
+                var copied = finishCopy
+                    ? await requestBody.ConfigureAwait(false)
+                    : await StopBodyAsync(requestBody, upstream).ConfigureAwait(false);
+                requestBodyDone = copied == BodyOutcome.Completed;
                 _bodyPending = !requestBodyDone;
             }
 

@@ -512,6 +512,53 @@ public class ForwardingTests
     }
 
     [Test]
+    public async Task SuccessAnsweredBeforeTheBodyEnds_TheBodyStillGoesThrough_AndBothConnectionsStayOpen()
+    {
+        // As nginx's `return 200` does: answer once the head is in, then read (and discard) the rest of the body.
+        await using var backend = new FakeBackend(async c =>
+        {
+            await c.ReadHeadAsync();
+            await c.WriteAsync("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+            (await c.ReadExactAsync(10)).ShouldBe("1234567890"u8.ToArray());
+            while (await c.ReadRequestAsync() is not null)
+            {
+                await c.WriteAsync("HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nnext");
+            }
+        });
+        await using var proxy = ProxyUnderTest.Start([backend.Url]);
+        using var client = proxy.Connect();
+
+        await client.SendAsync("POST /up HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\n12345");
+        var first = await client.ReadResponseAsync();
+        first.BodyText.ShouldBe("ok");
+        first.Header("Connection").ShouldBeNull();
+        await client.SendAsync("67890");
+        await client.SendAsync("GET /next HTTP/1.1\r\nHost: a\r\n\r\n");
+        (await client.ReadResponseAsync()).BodyText.ShouldBe("next");
+        backend.Accepted.ShouldBe(1);
+    }
+
+    [Test]
+    public async Task ErrorAnsweredBeforeTheBodyEnds_ClosesTheClientConnection()
+    {
+        await using var backend = new FakeBackend(async c =>
+        {
+            await c.ReadHeadAsync();
+            await c.WriteAsync("HTTP/1.1 403 Forbidden\r\nContent-Length: 2\r\n\r\nno");
+            await c.ReadByteAsync(); // holds the connection; never reads the body
+        });
+        await using var proxy = ProxyUnderTest.Start([backend.Url]);
+        using var client = proxy.Connect();
+
+        await client.SendAsync("PUT /up HTTP/1.1\r\nHost: a\r\nContent-Length: 1000000\r\n\r\n12345");
+        var response = await client.ReadResponseAsync();
+
+        response.Status.ShouldBe(403);
+        response.BodyText.ShouldBe("no");
+        (await client.IsClosedAsync()).ShouldBeTrue();
+    }
+
+    [Test]
     public async Task ClientGoingAway_DuringALongPoll_ClosesTheUpstreamRequest()
     {
         var upstreamClosed = new TaskCompletionSource();
