@@ -116,7 +116,16 @@ internal sealed unsafe class EpollListener : IEpollHandler
                 continue;
             }
 
-            _onAccepted(socket);
+            try
+            {
+                _onAccepted(socket);
+            }
+            catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+            {
+                // The peer reset before the connection was set up: drop it, keep emptying the queue.
+                socket.Close();
+                socket.Dispose();
+            }
         }
     }
 
