@@ -113,7 +113,7 @@ internal sealed class EpollSocket : SocketIo, IEpollHandler, IValueTaskSource<in
         var errno = StartConnect(socket.SafeHandle, fd, endPoint);
         if (errno == 0)
         {
-            return new EpollSocket(socket.SafeHandle, connecting: false) { _owner = socket, _remote = endPoint };
+            return new EpollSocket(socket.SafeHandle, connecting: false, nonBlocking: true) { _owner = socket, _remote = endPoint };
         }
 
         if (errno != Native.EINPROGRESS)
@@ -121,7 +121,7 @@ internal sealed class EpollSocket : SocketIo, IEpollHandler, IValueTaskSource<in
             throw new SocketException((int)Native.ToSocketError(errno));
         }
 
-        var io = new EpollSocket(socket.SafeHandle, connecting: true) { _owner = socket, _remote = endPoint };
+        var io = new EpollSocket(socket.SafeHandle, connecting: true, nonBlocking: true) { _owner = socket, _remote = endPoint };
         try
         {
             for (var spurious = 0; ; spurious++)
