@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
+using System.Runtime.InteropServices;
 using Sidekick.Core.Transport;
 using Sidekick.Core.Transport.Epoll;
 
@@ -8,8 +9,80 @@ namespace Sidekick.Tests.Core;
 
 /// <summary>Accepting on the epoll loop (Linux): accept4 until the queue is empty, the peer's address, closing.</summary>
 [Platform("Linux")]
-public class EpollListenerTests
+public partial class EpollListenerTests
 {
+    [StructLayout(LayoutKind.Sequential)]
+    private struct RLimit
+    {
+        public ulong Current;
+        public ulong Maximum;
+    }
+
+    [LibraryImport("libc", EntryPoint = "getrlimit")]
+    private static partial int GetRLimit(int resource, out RLimit limit);
+
+    [LibraryImport("libc", EntryPoint = "setrlimit")]
+    private static partial int SetRLimit(int resource, in RLimit limit);
+
+    [Test]
+    [NonParallelizable]
+    public async Task Out_of_descriptors_the_queue_waits_and_is_taken_once_descriptors_are_free()
+    {
+        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        listener.Listen(64);
+        var clients = new List<Socket>();
+        for (var i = 0; i < 3; i++)
+        {
+            var c = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            await c.ConnectAsync(listener.LocalEndPoint!).WaitAsync(TimeSpan.FromSeconds(10));
+            clients.Add(c);
+        }
+
+        EpollEngine.Next(); // the loops (and their epoll descriptors) exist before descriptors run out
+        var accepted = new ConcurrentQueue<EpollSocket>();
+        var errors = new ConcurrentQueue<string>();
+
+        // No new descriptor below the lowest free number: every accept4 fails with EMFILE.
+        var open = Directory.GetFiles("/proc/self/fd").Select(f => int.Parse(Path.GetFileName(f), System.Globalization.CultureInfo.InvariantCulture)).ToHashSet();
+        var lowestFree = Enumerable.Range(0, 1 << 20).First(n => !open.Contains(n));
+        const int RlimitNofile = 7;
+        GetRLimit(RlimitNofile, out var saved).ShouldBe(0);
+        EpollListener? epoll = null;
+        try
+        {
+            SetRLimit(RlimitNofile, saved with { Current = (ulong)lowestFree }).ShouldBe(0);
+            epoll = new EpollListener(listener, accepted.Enqueue, errors.Enqueue);
+            for (var i = 0; i < 500 && errors.IsEmpty; i++)
+            {
+                await Task.Delay(10);
+            }
+        }
+        finally
+        {
+            SetRLimit(RlimitNofile, saved);
+        }
+
+        errors.ShouldNotBeEmpty("accept4 should have failed with EMFILE");
+        errors.First().ShouldContain("retrying");
+
+        // Descriptors are back: the retry takes the whole queue (bounded: 5 s).
+        for (var i = 0; i < 500 && accepted.Count < 3; i++)
+        {
+            await Task.Delay(10);
+        }
+
+        accepted.Count.ShouldBe(3);
+        epoll!.Close();
+        foreach (var s in accepted)
+        {
+            s.Close();
+            s.Dispose();
+        }
+
+        clients.ForEach(c => c.Dispose());
+    }
+
     [Test]
     public async Task Accepts_every_queued_connection_with_its_peer_address_and_stops_when_closed()
     {
