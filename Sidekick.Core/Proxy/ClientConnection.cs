@@ -626,7 +626,7 @@ internal sealed partial class ClientConnection
                 var finishCopy = _response.StatusCode is >= 200 and < 300 && _response.KeepAlive
                     && _response.Framing != BodyFraming.UntilClose && !_request.ExpectContinue && !_clientGone;
                 var copied = finishCopy
-                    ? await requestBody.ConfigureAwait(false)
+                    ? await FinishBodyAsync(requestBody, upstream).ConfigureAwait(false)
                     : await StopBodyAsync(requestBody, upstream).ConfigureAwait(false);
                 requestBodyDone = copied == BodyOutcome.Completed;
                 _bodyPending = !requestBodyDone;
@@ -813,6 +813,29 @@ internal sealed partial class ClientConnection
         var outcome = await body.ConfigureAwait(false);
         // A cancel that raced with the body's last flush may still be pending on the writer (or the reader): that
         // upstream connection must not carry another request, nor the client connection another body.
+        return outcome == BodyOutcome.Completed ? BodyOutcome.Cancelled : outcome;
+    }
+
+    /// <summary>
+    /// Lets the request-body copy run to its end after the backend already answered, for at most the header timeout:
+    /// a client that stops sending mid-body must not hold both connections for ever. Past that, it is stopped.
+    /// </summary>
+    private async ValueTask<BodyOutcome> FinishBodyAsync(ValueTask<BodyOutcome> body, UpstreamConnection upstream)
+    {
+        if (body.IsCompleted)
+        {
+            return await body.ConfigureAwait(false);
+        }
+
+        var copy = body.AsTask(); // this rare path may allocate
+        if (await Task.WhenAny(copy, Task.Delay(_server.Limits.HeaderTimeout, _server.Time)).ConfigureAwait(false) == copy)
+        {
+            return await copy.ConfigureAwait(false);
+        }
+
+        ClientIn.CancelPendingRead();
+        upstream.Output.CancelPendingFlush();
+        var outcome = await copy.ConfigureAwait(false);
         return outcome == BodyOutcome.Completed ? BodyOutcome.Cancelled : outcome;
     }
 

@@ -154,7 +154,7 @@ public partial class EpollListenerTests
         ip.GetAddressBytes().CopyTo(new Span<byte>(address + 8, 16));
 
         using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        var handle = new SafeSocketHandle(socket.SafeHandle.DangerousGetHandle(), ownsHandle: false);
+        var handle = new DescriptorHandle((int)socket.SafeHandle.DangerousGetHandle(), ownsHandle: false);
         var epoll = new EpollSocket(handle, address, 28);
         try
         {

@@ -489,6 +489,53 @@ public class ForwardingTests
     }
 
     [Test]
+    public async Task ConnectionClose_LargeResponse_SlowReader_GetsEveryByteAndAnOrderlyClose()
+    {
+        // The proxy closes once the response is handed to the kernel; the close must be a FIN after what is still
+        // queued, never a reset that drops the tail (a descriptor closed with a zero linger did).
+        const int size = 4 << 20;
+        await using var backend = new FakeBackend(async c =>
+        {
+            await c.ReadRequestAsync();
+            await c.WriteAsync($"HTTP/1.1 200 OK\r\nContent-Length: {size}\r\n\r\n" + new string('x', size));
+        });
+        await using var proxy = ProxyUnderTest.Start([backend.Url]);
+        using var client = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+        await client.ConnectAsync(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, proxy.Port)).WaitAsync(TimeSpan.FromSeconds(10));
+        await client.SendAsync("GET /big HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"u8.ToArray());
+        await Task.Delay(500); // a slow reader: the proxy is done writing (and closes) long before the client reads
+
+        var buffer = new byte[64 * 1024];
+        long total = 0;
+        var headEnd = -1L;
+        var head = new System.Text.StringBuilder();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        for (var i = 0; i < 100_000; i++)
+        {
+            var n = await client.ReceiveAsync(buffer, System.Net.Sockets.SocketFlags.None, timeout.Token);
+            if (n == 0)
+            {
+                break;
+            }
+
+            if (headEnd < 0)
+            {
+                head.Append(System.Text.Encoding.ASCII.GetString(buffer, 0, n));
+                var at = head.ToString().IndexOf("\r\n\r\n", StringComparison.Ordinal);
+                if (at >= 0)
+                {
+                    headEnd = at + 4;
+                }
+            }
+
+            total += n;
+        }
+
+        headEnd.ShouldBeGreaterThan(0);
+        (total - headEnd).ShouldBe(size);
+    }
+
+    [Test]
     public async Task Close_WithTheRequestBodyUnread_Lingers_SoTheClientStillReadsTheAnswer()
     {
         // /v1/health is answered by the proxy without reading the upload: the connection closes mid-body, and

@@ -101,10 +101,17 @@ internal sealed unsafe class EpollListener : IEpollHandler
                     return;
                 }
 
-                continue; // ECONNABORTED, EINTR, EPROTO...: that connection is gone, the next one may be fine
+                if (errno is 4 or 103 or 71 or 110 or 111 or 113 or 101 or 104)
+                {
+                    continue; // EINTR, ECONNABORTED, EPROTO and network errors of that connection: the next one may be fine
+                }
+
+                _onError($"accept: errno {errno}; retrying in {RetryAfter.TotalMilliseconds} ms");
+                ScheduleRetry(); // anything else: do not spin on the loop's thread
+                return;
             }
 
-            var handle = new SafeSocketHandle(fd, ownsHandle: true);
+            var handle = new DescriptorHandle(fd);
             EpollSocket socket;
             try
             {
@@ -129,6 +136,20 @@ internal sealed unsafe class EpollListener : IEpollHandler
         }
     }
 
+    private void RetryAccept()
+    {
+        try
+        {
+            AcceptAll();
+        }
+        catch (Exception ex)
+        {
+            // A timer thread must not end the process: report, and try again later.
+            _onError($"accept: {ex.Message}; retrying in {RetryAfter.TotalMilliseconds} ms");
+            ScheduleRetry();
+        }
+    }
+
     private void ScheduleRetry()
     {
         lock (_retryLock)
@@ -138,7 +159,7 @@ internal sealed unsafe class EpollListener : IEpollHandler
                 return;
             }
 
-            _retry ??= new Timer(static s => ((EpollListener)s!).AcceptAll(), this, Timeout.Infinite, Timeout.Infinite);
+            _retry ??= new Timer(static s => ((EpollListener)s!).RetryAccept(), this, Timeout.Infinite, Timeout.Infinite);
             _retry.Change(RetryAfter, Timeout.InfiniteTimeSpan);
         }
     }

@@ -18,7 +18,7 @@ internal sealed class EpollSocket : SocketIo, IEpollHandler, IValueTaskSource<in
 {
     private const int MaxIoVecs = 16;
 
-    private readonly SafeSocketHandle _handle;
+    private readonly SafeHandle _handle;
     private readonly int _fd;
     private readonly EpollEngine _engine;
     private readonly SendSide _send;
@@ -61,7 +61,7 @@ internal sealed class EpollSocket : SocketIo, IEpollHandler, IValueTaskSource<in
     }
 
     /// <summary>Puts a socket that <see cref="EpollListener"/> accepted (already non-blocking) on a loop.</summary>
-    public unsafe EpollSocket(SafeSocketHandle handle, byte* address, int length)
+    public unsafe EpollSocket(DescriptorHandle handle, byte* address, int length)
         : this(handle, connecting: false, nonBlocking: true)
     {
         var family = *(ushort*)address;
@@ -81,7 +81,7 @@ internal sealed class EpollSocket : SocketIo, IEpollHandler, IValueTaskSource<in
         _peerPort = (ushort)((address[2] << 8) | address[3]);
     }
 
-    private EpollSocket(SafeSocketHandle handle, bool connecting, bool nonBlocking = false)
+    private EpollSocket(SafeHandle handle, bool connecting, bool nonBlocking = false)
     {
         _handle = handle;
         _fd = (int)_handle.DangerousGetHandle();
