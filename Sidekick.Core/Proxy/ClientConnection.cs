@@ -352,10 +352,11 @@ internal sealed partial class ClientConnection
 
         var generation = _server.Generation;
         var site = generation.Table.ActiveSite;
-        if (site is null && !generation.Monitor.FirstRound.IsCompleted)
+        if (!generation.Monitor.FirstRound.IsCompleted)
         {
-            // Startup (or right after SIGHUP): hold the request until the first probe result rather than
-            // answering 502 because nothing has been checked yet (the original's blackout, D2).
+            // Startup (or right after SIGHUP): hold the request until the active site is known rather than
+            // answering 502 because nothing has been checked yet (the original's blackout, D2), or sending it to a
+            // later site whose probe happened to return before the first site's.
             try
             {
                 await generation.Monitor.FirstRound.WaitAsync(_server.Options.HealthTimeout, _server.Time).ConfigureAwait(false);
