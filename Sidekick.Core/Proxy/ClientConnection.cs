@@ -834,10 +834,7 @@ internal sealed partial class ClientConnection
             return await copy.ConfigureAwait(false);
         }
 
-        ClientIn.CancelPendingRead();
-        upstream.Output.CancelPendingFlush();
-        var outcome = await copy.ConfigureAwait(false);
-        return outcome == BodyOutcome.Completed ? BodyOutcome.Cancelled : outcome;
+        return await StopBodyAsync(new ValueTask<BodyOutcome>(copy), upstream).ConfigureAwait(false);
     }
 
     /// <summary>Ends the client watch (awaited exactly once: its value task is pooled).</summary>

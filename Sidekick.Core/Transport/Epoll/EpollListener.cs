@@ -101,7 +101,8 @@ internal sealed unsafe class EpollListener : IEpollHandler
                     return;
                 }
 
-                if (errno is 4 or 103 or 71 or 110 or 111 or 113 or 101 or 104)
+                if (errno is Native.EINTR or Native.ECONNABORTED or Native.EPROTO or Native.ETIMEDOUT or Native.ECONNREFUSED
+                    or Native.EHOSTUNREACH or Native.ENETUNREACH or Native.ECONNRESET)
                 {
                     continue; // EINTR, ECONNABORTED, EPROTO and network errors of that connection: the next one may be fine
                 }

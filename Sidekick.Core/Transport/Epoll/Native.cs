@@ -24,6 +24,13 @@ internal static unsafe partial class Native
     public const int ENFILE = 23;
     public const int EMFILE = 24;
     public const int ENOBUFS = 105;
+    public const int EPROTO = 71;
+    public const int ENETUNREACH = 101;
+    public const int ECONNABORTED = 103;
+    public const int ECONNRESET = 104;
+    public const int ETIMEDOUT = 110;
+    public const int ECONNREFUSED = 111;
+    public const int EHOSTUNREACH = 113;
 
     public const int SOCK_NONBLOCK = 0x800;
     public const int SOCK_CLOEXEC = 0x80000;
