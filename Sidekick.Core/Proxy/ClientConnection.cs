@@ -137,6 +137,10 @@ internal sealed partial class ClientConnection
     /// <summary>How long a closing connection keeps reading what the client still sends (lingering close).</summary>
     private static readonly TimeSpan LingerTimeout = TimeSpan.FromSeconds(2);
 
+    // A response-body piece at least this long is sent from the backend's buffers instead of copied (smaller ones
+    // cost less to copy than to pin for the gather write).
+    private const int BorrowAtLeast = 2048;
+
     /// <summary>
     /// Lingering close (as nginx's lingering_close): completing the output sends what is buffered and then a
     /// FIN; reading until the peer closes (bounded) keeps an RST from destroying a response the client has not
@@ -963,30 +967,38 @@ internal sealed partial class ClientConnection
             var done = status == ChunkedStatus.Done || (_response.Framing == BodyFraming.UntilClose && result.IsCompleted);
 
             var slice = buffer.Slice(0, take);
+            // A large piece goes out from the backend's read buffers as they are (one gather write, no copy); those
+            // buffers are then consumed only once the flush has sent them.
+            var borrowed = false;
             if (dechunk)
             {
                 _tx += _deframer.Write(slice, ClientOut);
             }
             else
             {
-                foreach (var segment in slice)
+                borrowed = take >= BorrowAtLeast && _client.TryWriteBorrowed(slice);
+                if (!borrowed)
                 {
-                    ClientOut.Write(segment.Span);
+                    foreach (var segment in slice)
+                    {
+                        ClientOut.Write(segment.Span);
+                    }
                 }
 
                 _tx += take;
             }
 
-            if (done || take == buffer.Length)
+            if (!borrowed)
             {
-                input.AdvanceTo(slice.End);
-            }
-            else
-            {
-                input.AdvanceTo(slice.End, buffer.End);
+                Consume(input, buffer, slice, done);
             }
 
             var flushed = await FlushClientAsync().ConfigureAwait(false);
+            if (borrowed)
+            {
+                Consume(input, buffer, slice, done);
+            }
+
             if (flushed.Failed || done)
             {
                 return flushed;
@@ -996,6 +1008,18 @@ internal sealed partial class ClientConnection
             {
                 return ForwardOutcome.Fail(Blame.Backend, Progress.ResponseStarted, "unexpected EOF in response body");
             }
+        }
+    }
+
+    private static void Consume(PipeReader input, in ReadOnlySequence<byte> buffer, in ReadOnlySequence<byte> slice, bool done)
+    {
+        if (done || slice.Length == buffer.Length)
+        {
+            input.AdvanceTo(slice.End);
+        }
+        else
+        {
+            input.AdvanceTo(slice.End, buffer.End);
         }
     }
 

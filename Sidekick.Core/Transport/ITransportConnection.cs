@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.IO.Pipelines;
 using System.Net;
 
@@ -17,4 +18,11 @@ internal interface ITransportConnection : IDuplexPipe, IDisposable
     /// response for a complete one (DESIGN: "the response had started: abort the client connection").
     /// </summary>
     void Abort();
+
+    /// <summary>
+    /// Queues <paramref name="data"/> for the next flush of <see cref="IDuplexPipe.Output"/> without copying it, when
+    /// this transport can (a plain socket's gather write); the caller leaves the memory unchanged until that flush has
+    /// completed. False: nothing was queued, the caller writes (copies) the data itself.
+    /// </summary>
+    bool TryWriteBorrowed(in ReadOnlySequence<byte> data);
 }

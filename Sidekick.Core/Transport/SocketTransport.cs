@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.IO.Pipelines;
 using System.Net;
 using System.Net.Sockets;
@@ -74,6 +75,12 @@ internal sealed class SocketTransport : ITransportConnection
     public PipeReader Input => _input;
 
     public PipeWriter Output => _output;
+
+    public bool TryWriteBorrowed(in ReadOnlySequence<byte> data)
+    {
+        _output.WriteBorrowed(data);
+        return true;
+    }
 
     public void Abort()
     {

@@ -1,4 +1,6 @@
+using System.Buffers;
 using System.IO.Pipelines;
+using System.Runtime.InteropServices;
 using System.Net.Sockets;
 using System.Threading.Tasks.Sources;
 using Sidekick.Http1;
@@ -12,11 +14,17 @@ namespace Sidekick.Core.Transport;
 /// connection holds no output memory between flushes. A flush completes when the kernel has taken every byte,
 /// which is the back-pressure (the socket buffer plays the part of the pipe's pause threshold).
 /// One flush at a time, as for any PipeWriter.
+/// <para>
+/// A large body read from the other socket need not be copied in: <see cref="WriteBorrowed"/> queues the reader's
+/// own blocks for the next flush (the gather write takes them as they are), and the caller keeps them unchanged
+/// until that flush has completed.
+/// </para>
 /// </summary>
 internal sealed class SocketWriter : PipeWriter, IValueTaskSource<FlushResult>
 {
     private readonly SocketIo _io;
     private List<ArraySegment<byte>>? _blocks; // filled blocks waiting for the flush, or being sent
+    private List<byte[]>? _owned; // the pooled arrays among them (the others are borrowed from a reader)
     private byte[]? _current;
     private int _currentUsed;
     private ValueTask<int> _pendingSend;
@@ -60,6 +68,38 @@ internal sealed class SocketWriter : PipeWriter, IValueTaskSource<FlushResult>
         }
 
         _currentUsed += bytes;
+    }
+
+    /// <summary>
+    /// Queues <paramref name="data"/> after what is written so far, without copying it: the caller owns the memory and
+    /// must leave it unchanged until the next <see cref="FlushAsync"/> has completed (sent or failed). Not to be used
+    /// while a flush may be cancelled with its send left in flight (the send would read the memory later).
+    /// </summary>
+    public void WriteBorrowed(in ReadOnlySequence<byte> data)
+    {
+        if (_completed)
+        {
+            throw new InvalidOperationException("writing is not allowed after the writer was completed");
+        }
+
+        Seal();
+        var blocks = _blocks ??= new List<ArraySegment<byte>>(4);
+        foreach (var memory in data)
+        {
+            if (memory.IsEmpty)
+            {
+                continue;
+            }
+
+            if (!MemoryMarshal.TryGetArray(memory, out var segment))
+            {
+                this.Write(memory.Span); // not array-backed: copied (only blocks before this one are borrowed)
+                Seal();
+                continue;
+            }
+
+            blocks.Add(segment);
+        }
     }
 
     public override ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken = default)
@@ -207,6 +247,7 @@ internal sealed class SocketWriter : PipeWriter, IValueTaskSource<FlushResult>
         }
 
         (_blocks ??= new List<ArraySegment<byte>>(4)).Add(new ArraySegment<byte>(_current, 0, _currentUsed));
+        (_owned ??= new List<byte[]>(4)).Add(_current);
         _current = null;
         _currentUsed = 0;
     }
@@ -246,14 +287,15 @@ internal sealed class SocketWriter : PipeWriter, IValueTaskSource<FlushResult>
 
     private void ReleaseBlocks()
     {
-        if (_blocks is { } blocks)
+        _blocks?.Clear();
+        if (_owned is { } owned)
         {
-            foreach (var block in blocks)
+            foreach (var block in owned)
             {
-                BlockPool<byte>.Return(block.Array!);
+                BlockPool<byte>.Return(block);
             }
 
-            blocks.Clear();
+            owned.Clear();
         }
     }
 

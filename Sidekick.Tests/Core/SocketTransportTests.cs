@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Net;
 using System.Net.Sockets;
 using Sidekick.Core.Transport;
+using Sidekick.Tests.Http1;
 
 namespace Sidekick.Tests.Core;
 
@@ -103,6 +104,55 @@ public class SocketTransportTests(string engineName)
         var received = await reading;
 
         received.ShouldBe(expected);
+        transport.Dispose();
+    }
+
+    [Test]
+    public async Task Borrowed_memory_goes_out_in_order_with_copied_writes_and_is_free_again_once_the_flush_completes()
+    {
+        var (transport, peer, listener) = await PairAsync();
+        using var _ = listener;
+        using var __ = peer;
+        var random = new Random(11);
+        var expected = new MemoryStream();
+        var reading = ReadToEndAsync(peer, 64 << 20);
+        for (var round = 0; round < 8; round++)
+        {
+            // A copied head, then borrowed pieces in several segments (one of them empty), then a copied tail.
+            var head = new byte[100 + round];
+            random.NextBytes(head);
+            var pieces = new[] { new byte[5000], Array.Empty<byte>(), new byte[300_000], new byte[1] };
+            foreach (var piece in pieces)
+            {
+                random.NextBytes(piece);
+            }
+
+            var tail = new byte[7];
+            random.NextBytes(tail);
+            transport.Output.Write(head);
+            transport.TryWriteBorrowed(TestBuffers.Chain(pieces)).ShouldBeTrue();
+            transport.Output.Write(tail);
+            expected.Write(head);
+            foreach (var piece in pieces)
+            {
+                expected.Write(piece);
+            }
+
+            expected.Write(tail);
+            (await transport.Output.FlushAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(20))).IsCompleted.ShouldBeFalse();
+
+            // Once the flush has completed the kernel has every byte: the caller may reuse its memory at once.
+            foreach (var piece in pieces)
+            {
+                Array.Fill(piece, (byte)0xEE);
+            }
+        }
+
+        await transport.Output.CompleteAsync();
+        var received = await reading;
+
+        received.Length.ShouldBe((int)expected.Length);
+        received.AsSpan().SequenceEqual(expected.ToArray()).ShouldBeTrue("bytes changed or out of order");
         transport.Dispose();
     }
 

@@ -30,7 +30,8 @@ internal static class TestBuffers
     /// <summary>One segment per byte.</summary>
     public static ReadOnlySequence<byte> ByteByByte(byte[] bytes) => Chain(bytes.Select(b => new[] { b }).ToList());
 
-    private static ReadOnlySequence<byte> Chain(List<byte[]> pieces)
+    /// <summary>One segment per array, the arrays themselves (not copies).</summary>
+    public static ReadOnlySequence<byte> Chain(IReadOnlyList<byte[]> pieces)
     {
         var first = new Segment(pieces[0], 0);
         Segment last = first;

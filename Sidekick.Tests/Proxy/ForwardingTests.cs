@@ -489,6 +489,57 @@ public class ForwardingTests
     }
 
     [Test]
+    public async Task LargeResponseBodies_SentFromTheBackendsBuffers_ArriveByteExact_ToSlowAndFastReaders()
+    {
+        // Large body pieces go from the upstream read buffers straight into the client's gather write; those buffers
+        // must not be reused before the kernel has them. Random bytes in odd-sized writes, pipelined, large and small.
+        var random = new Random(5);
+        var bodies = new Dictionary<string, byte[]>();
+        foreach (var size in new[] { 12_000_000, 2_100, 70_001, 1, 2_047, 2_048, 500_000 })
+        {
+            var body = new byte[size];
+            random.NextBytes(body);
+            bodies["/" + size] = body;
+        }
+
+        await using var backend = new FakeBackend(async c =>
+        {
+            string? head;
+            while ((head = await c.ReadRequestAsync()) is not null)
+            {
+                var body = bodies[head.Split(' ')[1]];
+                await c.WriteAsync($"HTTP/1.1 200 OK\r\nContent-Length: {body.Length}\r\n\r\n");
+                var pieces = new[] { 7_001, 33_333, 1_024, 65_536 };
+                for (int offset = 0, i = 0; offset < body.Length; i++)
+                {
+                    var n = Math.Min(pieces[i % pieces.Length], body.Length - offset);
+                    await c.WriteAsync(body[offset..(offset + n)]);
+                    offset += n;
+                }
+            }
+        });
+        await using var proxy = ProxyUnderTest.Start([backend.Url]);
+
+        // Several connections at once, some reading late: while one connection's sends wait in a full socket, the
+        // others rent buffers, and would overwrite any the waiting send still uses.
+        await Task.WhenAll(Enumerable.Range(0, 4).Select(async n =>
+        {
+            using var client = proxy.Connect();
+            await client.SendAsync(string.Concat(bodies.Keys.Select(path => $"GET {path} HTTP/1.1\r\nHost: a\r\n\r\n")));
+            await Task.Delay(n % 2 == 0 ? 400 : 0); // slow readers: their socket buffers fill and the proxy's sends wait
+            foreach (var (path, body) in bodies)
+            {
+                var response = await client.ReadResponseAsync(timeoutMs: 30_000);
+                response.Status.ShouldBe(200, path);
+                response.Body.Length.ShouldBe(body.Length, path);
+                response.Body.AsSpan().SequenceEqual(body).ShouldBeTrue($"{path}: bytes changed");
+            }
+        }));
+
+        backend.Accepted.ShouldBeLessThanOrEqualTo(4); // kept connections: one per client at most
+    }
+
+    [Test]
     public async Task ConnectionClose_LargeResponse_SlowReader_GetsEveryByteAndAnOrderlyClose()
     {
         // The proxy closes once the response is handed to the kernel; the close must be a FIN after what is still
