@@ -84,6 +84,35 @@ public partial class EpollListenerTests
     }
 
     [Test]
+    public async Task Close_returns_only_after_a_hand_over_in_progress_so_none_comes_after_it()
+    {
+        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        listener.Listen(64);
+        using var entered = new ManualResetEventSlim();
+        using var release = new ManualResetEventSlim();
+        var handedOver = 0;
+        var epoll = new EpollListener(listener, s =>
+        {
+            entered.Set();
+            release.Wait(TimeSpan.FromSeconds(10)); // a server setting the connection up while it is told to stop
+            Interlocked.Increment(ref handedOver);
+            s.Close();
+            s.Dispose();
+        }, _ => { });
+        using var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await client.ConnectAsync(listener.LocalEndPoint!).WaitAsync(TimeSpan.FromSeconds(10));
+        entered.Wait(TimeSpan.FromSeconds(10)).ShouldBeTrue();
+
+        var closing = Task.Run(epoll.Close);
+        await Task.Delay(200);
+        closing.IsCompleted.ShouldBeFalse("Close returned while a connection was still being handed over");
+        release.Set();
+        await closing.WaitAsync(TimeSpan.FromSeconds(10));
+        Volatile.Read(ref handedOver).ShouldBe(1);
+    }
+
+    [Test]
     public async Task Accepts_every_queued_connection_with_its_peer_address_and_stops_when_closed()
     {
         using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);

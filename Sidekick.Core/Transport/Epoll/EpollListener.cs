@@ -21,6 +21,10 @@ internal sealed unsafe class EpollListener : IEpollHandler
     private readonly Lock _retryLock = new();
     private Timer? _retry;
     private int _closed;
+    private int _accepting; // accept runs in progress (the loop's edge, a retry)
+
+    [ThreadStatic]
+    private static bool t_accepting;
 
     /// <summary>Starts accepting on <paramref name="listener"/> (bound and listening); <paramref name="onAccepted"/> takes each new socket.</summary>
     public EpollListener(Socket listener, Action<EpollSocket> onAccepted, Action<string> onError)
@@ -45,7 +49,10 @@ internal sealed unsafe class EpollListener : IEpollHandler
     /// <inheritdoc />
     public void OnEvents(uint events) => AcceptAll();
 
-    /// <summary>Stops accepting (before the listening socket is closed).</summary>
+    /// <summary>
+    /// Stops accepting (before the listening socket is closed). Returns once no accept is running, so no connection is
+    /// handed over after it: a server that stops can count its connections (unless called from the hand-over itself).
+    /// </summary>
     public void Close()
     {
         if (Interlocked.Exchange(ref _closed, 1) != 0)
@@ -59,9 +66,37 @@ internal sealed unsafe class EpollListener : IEpollHandler
             _retry?.Dispose();
             _retry = null;
         }
+
+        if (t_accepting)
+        {
+            return;
+        }
+
+        // A hand-over takes microseconds; the bound only keeps a stuck callback from holding the stop for ever.
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        while (Volatile.Read(ref _accepting) != 0 && waited.Elapsed < TimeSpan.FromSeconds(5))
+        {
+            Thread.Sleep(1);
+        }
     }
 
     private void AcceptAll()
+    {
+        Interlocked.Increment(ref _accepting); // before the look at _closed: Close either is seen here or waits for this run
+        var outer = t_accepting;
+        t_accepting = true;
+        try
+        {
+            AcceptQueued();
+        }
+        finally
+        {
+            t_accepting = outer;
+            Interlocked.Decrement(ref _accepting);
+        }
+    }
+
+    private void AcceptQueued()
     {
         var address = stackalloc byte[128];
         while (Volatile.Read(ref _closed) == 0)
