@@ -18,6 +18,16 @@ public class HealthTests
         Sites = [new SiteOptions(1, backendUrl, [new BackendOptions(backendUrl, new Uri(backendUrl), new Uri(healthUrl))])],
     };
 
+    /// <summary>A health endpoint that answers 200 after 700 ms.</summary>
+    private static FakeBackend SlowHealth() => new(async c =>
+    {
+        while (await c.ReadRequestAsync() is not null)
+        {
+            await Task.Delay(700);
+            await c.WriteAsync("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+        }
+    });
+
     [Test]
     public async Task Probe_OnlyStatus200IsUp_AndRecoveryBringsTheBackendBack()
     {
@@ -49,14 +59,7 @@ public class HealthTests
     [Test]
     public async Task FirstRequests_WaitForTheFirstProbe_InsteadOfGetting502()
     {
-        await using var slowHealth = new FakeBackend(async c =>
-        {
-            while (await c.ReadRequestAsync() is not null)
-            {
-                await Task.Delay(700);
-                await c.WriteAsync("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
-            }
-        });
+        await using var slowHealth = SlowHealth();
         await using var backend = FakeBackend.Ok("served");
         await using var server = ProxyServer.Start(Options(backend.Url, slowHealth.Url + "/health", TimeSpan.FromSeconds(30)));
         using var client = new RawClient(server.LocalEndPoint.Port);
@@ -66,6 +69,33 @@ public class HealthTests
 
         response.Status.ShouldBe(200);
         response.BodyText.ShouldBe("served");
+    }
+
+    [Test]
+    public async Task FirstRequests_WaitForTheFirstSitesProbe_EvenWhenALaterSiteAnswersFirst()
+    {
+        // Site 1's probe answers late, site 2's at once: the first request still belongs to site 1.
+        await using var slowHealth = SlowHealth();
+        await using var fastHealth = FakeBackend.Ok("ok");
+        await using var first = FakeBackend.Ok("site 1");
+        await using var second = FakeBackend.Ok("site 2");
+        var options = Options(first.Url, slowHealth.Url + "/health", TimeSpan.FromSeconds(30)) with
+        {
+            Sites =
+            [
+                new SiteOptions(1, first.Url, [new BackendOptions(first.Url, new Uri(first.Url), new Uri(slowHealth.Url + "/health"))]),
+                new SiteOptions(2, second.Url, [new BackendOptions(second.Url, new Uri(second.Url), new Uri(fastHealth.Url + "/health"))]),
+            ],
+        };
+        await using var server = ProxyServer.Start(options);
+        using var client = new RawClient(server.LocalEndPoint.Port);
+
+        await client.SendAsync("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+        var response = await client.ReadResponseAsync();
+
+        response.Status.ShouldBe(200);
+        response.BodyText.ShouldBe("site 1");
+        second.Accepted.ShouldBe(0);
     }
 
     [Test]
