@@ -22,7 +22,8 @@ internal interface IHealthProbe
 
 /// <summary>
 /// GET the health URL over the backend's own upstream machinery (same pool, same TLS and DNS settings), with a
-/// deadline of --health-timeout; only 200 is up; the body is drained so the connection can be reused.
+/// deadline of --health-timeout; redirects within the health URL's origin are followed (at most 10); only 200 is up;
+/// the body is drained so the connection can be reused.
 /// </summary>
 internal sealed class HttpHealthProbe(Http1Limits limits) : IHealthProbe
 {
@@ -36,40 +37,81 @@ internal sealed class HttpHealthProbe(Http1Limits limits) : IHealthProbe
             : result;
     }
 
+    /// <summary>Go's http.Client follows at most this many redirects.</summary>
+    private const int MaxRedirects = 10;
+
+    /// <summary>
+    /// One probe: the GET, following redirects within the health URL's own origin (scheme, host and port) as the
+    /// original's Go client does, at most 10, all within the one deadline. A redirect to another origin is not
+    /// followed (the probe checks this backend, over its own connections): the backend counts as down, with the reason.
+    /// </summary>
     private async ValueTask<ProbeResult> ProbeOnceAsync(Backend backend, TimeSpan timeout, bool forceNew, CancellationToken cancellationToken)
     {
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         deadline.CancelAfter(timeout);
-        var url = backend.Options.HealthUrl;
+        var origin = backend.Options.HealthUrl;
+        var url = origin;
+        for (var redirects = 0; ; redirects++)
+        {
+            var (result, location) = await GetAsync(backend, url, forceNew, deadline.Token, cancellationToken).ConfigureAwait(false);
+            if (location is null)
+            {
+                return result;
+            }
+
+            if (!Uri.TryCreate(url, location, out var next))
+            {
+                return new ProbeResult(false, result.StatusCode, $"Get \"{url}\": failed to parse Location header \"{location}\"");
+            }
+
+            if (redirects == MaxRedirects)
+            {
+                return new ProbeResult(false, result.StatusCode, $"Get \"{next}\": stopped after {MaxRedirects} redirects");
+            }
+
+            if (Uri.Compare(next, origin, UriComponents.SchemeAndServer, UriFormat.UriEscaped, StringComparison.OrdinalIgnoreCase) != 0)
+            {
+                return new ProbeResult(false, result.StatusCode, $"response status {result.StatusCode}: redirect to {next} leaves the backend, not followed");
+            }
+
+            url = next;
+            forceNew = false;
+        }
+    }
+
+    /// <summary>One GET of <paramref name="url"/>: the result, and the Location to follow when the answer is a redirect.</summary>
+    private async ValueTask<(ProbeResult Result, string? Location)> GetAsync(
+        Backend backend, Uri url, bool forceNew, CancellationToken deadline, CancellationToken cancellationToken)
+    {
         UpstreamConnection? connection = null;
         var reusable = false;
         try
         {
             try
             {
-                connection = await backend.HealthPool.RentAsync(forceNew, deadline.Token).ConfigureAwait(false);
+                connection = await backend.HealthPool.RentAsync(forceNew, deadline).ConfigureAwait(false);
             }
             catch (ConnectFailedException ex)
             {
-                return new ProbeResult(false, 0, ex.Message);
+                return (new ProbeResult(false, 0, ex.Message), null);
             }
 
             var request = $"GET {url.PathAndQuery} HTTP/1.1\r\nHost: {url.Authority}\r\nUser-Agent: sidekick-health\r\n\r\n";
             connection.Output.Write(Encoding.ASCII.GetBytes(request));
-            await connection.Output.FlushAsync(deadline.Token).ConfigureAwait(false);
+            await connection.Output.FlushAsync(deadline).ConfigureAwait(false);
 
             var head = new ResponseHead();
             var sawByte = false;
             int status;
             while (true)
             {
-                var result = await connection.Input.ReadAsync(deadline.Token).ConfigureAwait(false);
+                var result = await connection.Input.ReadAsync(deadline).ConfigureAwait(false);
                 var buffer = result.Buffer;
                 sawByte |= !buffer.IsEmpty;
                 var parsed = Http1Parser.TryParseResponse(buffer, head, HttpMethodKind.Get, limits, out var consumed, out var error);
                 if (parsed == ParseStatus.Error)
                 {
-                    return new ProbeResult(false, 0, "malformed HTTP response: " + error.Reason);
+                    return (new ProbeResult(false, 0, "malformed HTTP response: " + error.Reason), null);
                 }
 
                 if (parsed == ParseStatus.Complete)
@@ -87,20 +129,23 @@ internal sealed class HttpHealthProbe(Http1Limits limits) : IHealthProbe
                 connection.Input.AdvanceTo(buffer.Start, buffer.End);
                 if (result.IsCompleted)
                 {
-                    return new ProbeResult(false, 0, "EOF") { StaleConnection = connection.Reused && !sawByte };
+                    return (new ProbeResult(false, 0, "EOF") { StaleConnection = connection.Reused && !sawByte }, null);
                 }
             }
 
-            reusable = await DrainAsync(connection, head, deadline.Token).ConfigureAwait(false) && head.KeepAlive;
-            return status == 200 ? new ProbeResult(true, status, null) : new ProbeResult(false, status, $"response status {status}");
+            var location = status is 301 or 302 or 303 or 307 or 308 ? Location(head) : null;
+            reusable = await DrainAsync(connection, head, deadline).ConfigureAwait(false) && head.KeepAlive;
+            return status == 200
+                ? (new ProbeResult(true, status, null), null)
+                : (new ProbeResult(false, status, $"response status {status}"), location);
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            return new ProbeResult(false, 0, $"Get \"{url}\": context deadline exceeded");
+            return (new ProbeResult(false, 0, $"Get \"{url}\": context deadline exceeded"), null);
         }
         catch (Exception ex) when (TransportErrors.IsIoFailure(ex))
         {
-            return new ProbeResult(false, 0, $"Get \"{url}\": {ex.Message}") { StaleConnection = connection is { Reused: true } };
+            return (new ProbeResult(false, 0, $"Get \"{url}\": {ex.Message}") { StaleConnection = connection is { Reused: true } }, null);
         }
         finally
         {
@@ -116,6 +161,21 @@ internal sealed class HttpHealthProbe(Http1Limits limits) : IHealthProbe
                 }
             }
         }
+    }
+
+    /// <summary>The Location header's value (null when there is none: the 3xx is then the answer, as in Go).</summary>
+    private static string? Location(ResponseHead head)
+    {
+        for (var i = 0; i < head.HeaderCount; i++)
+        {
+            if (Ascii.EqualsIgnoreCase(head.HeaderName(i), "Location"u8))
+            {
+                var value = Encoding.Latin1.GetString(head.HeaderValue(i)).Trim();
+                return value.Length == 0 ? null : value;
+            }
+        }
+
+        return null;
     }
 
     private async ValueTask<bool> DrainAsync(UpstreamConnection connection, ResponseHead head, CancellationToken ct)

@@ -57,6 +57,64 @@ public class HealthTests
     }
 
     [Test]
+    public async Task Probe_FollowsRedirectsWithinTheBackend_AsTheOriginalsGoClientDoes()
+    {
+        var self = ""; // the backend's own URL, for an absolute Location
+        await using var backend = new FakeBackend(async c =>
+        {
+            string? head;
+            while ((head = await c.ReadRequestAsync()) is not null)
+            {
+                var path = head.Split(' ')[1];
+                await c.WriteAsync(path switch
+                {
+                    "/health" => "HTTP/1.1 301 Moved\r\nLocation: /health/\r\nContent-Length: 5\r\n\r\nmoved",
+                    "/health/" => $"HTTP/1.1 302 Found\r\nLocation: {Volatile.Read(ref self)}/health/live?x=1\r\nContent-Length: 0\r\n\r\n",
+                    "/health/live?x=1" => "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+                    _ => "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n",
+                });
+            }
+        });
+        Volatile.Write(ref self, backend.Url);
+        await using var server = ProxyServer.Start(Options(backend.Url, backend.Url + "/health"));
+        await server.FirstHealthRound.WaitAsync(TimeSpan.FromSeconds(10));
+        var b = server.Table.Sites[0].Backends[0];
+
+        b.IsOnline.ShouldBeTrue(b.LastError);
+        backend.AllReceived.ShouldContain("GET /health/live?x=1 HTTP/1.1\r\n");
+    }
+
+    [Test]
+    public async Task Probe_RedirectLoop_StopsAfterTen_AndARedirectToAnotherHost_IsNotFollowed()
+    {
+        await using var other = FakeBackend.Ok("elsewhere");
+        await using var backend = new FakeBackend(async c =>
+        {
+            string? head;
+            while ((head = await c.ReadRequestAsync()) is not null)
+            {
+                var path = head.Split(' ')[1];
+                var location = path == "/away" ? other.Url + "/health" : path + "x";
+                await c.WriteAsync($"HTTP/1.1 307 Temporary Redirect\r\nLocation: {location}\r\nContent-Length: 0\r\n\r\n");
+            }
+        });
+        await using var looping = ProxyServer.Start(Options(backend.Url, backend.Url + "/loop"));
+        await using var away = ProxyServer.Start(Options(backend.Url, backend.Url + "/away"));
+        await looping.FirstHealthRound.WaitAsync(TimeSpan.FromSeconds(10));
+        await away.FirstHealthRound.WaitAsync(TimeSpan.FromSeconds(10));
+        var loop = looping.Table.Sites[0].Backends[0];
+        var leaves = away.Table.Sites[0].Backends[0];
+
+        loop.IsOnline.ShouldBeFalse();
+        loop.LastError.ShouldBe($"Get \"{backend.Url}/loop{new string('x', 11)}\": stopped after 10 redirects");
+        backend.AllReceived.ShouldContain($"GET /loop{new string('x', 10)} HTTP/1.1\r\n");
+        backend.AllReceived.ShouldNotContain($"GET /loop{new string('x', 11)} HTTP/1.1\r\n");
+        leaves.IsOnline.ShouldBeFalse();
+        leaves.LastError.ShouldBe($"response status 307: redirect to {other.Url}/health leaves the backend, not followed");
+        other.Accepted.ShouldBe(0);
+    }
+
+    [Test]
     public async Task FirstRequests_WaitForTheFirstProbe_InsteadOfGetting502()
     {
         await using var slowHealth = SlowHealth();
