@@ -1,5 +1,8 @@
 #!/usr/bin/env python3
-"""Turns the raw TSVs of bench/run.sh into docs/benchmarks.md: medians over the rounds, ratios from this run."""
+"""Turns the raw TSVs of bench/run.sh into docs/benchmarks.md: medians over the rounds, ratios from this run.
+
+A ratio between two targets is the median of their per-round ratios: the targets of one round run back to back, so
+a slow spell of the machine that spans a round cancels out instead of pulling one target's median down."""
 import csv
 import statistics
 import os
@@ -27,12 +30,14 @@ def med(values):
 
 
 data = defaultdict(lambda: defaultdict(list))
+by_round = defaultdict(lambda: defaultdict(dict))  # (scenario, target) -> key -> round -> value
 for r in rows(results):
     # wrk's Transfer/sec counts response bytes: an upload's throughput is its request rate times 1 MiB.
     if r["scenario"].startswith("post-1MiB"):
         r["mbps"] = r["rps"]
     for k in ("rps", "mbps", "p50_ms", "p99_ms", "cpu_us", "rss_idle_kb", "rss_load_kb", "alloc_per_req"):
         data[(r["scenario"], r["target"])][k].append(num(r[k]))
+        by_round[(r["scenario"], r["target"])][k][r["round"]] = num(r[k])
 
 scenarios = []
 for r in rows(results):
@@ -57,6 +62,27 @@ def ratio(a, b):
     return "–" if a is None or not b else f"{a / b:.2f}×"
 
 
+def paired(s, a, b, k):
+    """The per-round ratios of target a to target b (rounds where both have a value)."""
+    ra, rb = by_round[(s, a)][k], by_round[(s, b)][k]
+    return [ra[n] / rb[n] for n in ra if n in rb and ra[n] and rb[n]]
+
+
+def pratio(s, a, b, k):
+    """The median of the per-round ratios; the ratio of the medians when no round has both."""
+    if (s, a) not in data or (s, b) not in data:
+        return "–"
+    values = paired(s, a, b, k)
+    return f"{statistics.median(values):.2f}×" if values else ratio(m(s, a, k), m(s, b, k))
+
+
+def spread(s, a, b, k):
+    values = paired(s, a, b, k)
+    if not values:
+        return "–"
+    return f"{statistics.median(values):.2f}× ({min(values):.2f}–{max(values):.2f})"
+
+
 out = []
 out.append("# Benchmarks: sidekick vs nginx vs haproxy")
 out.append("")
@@ -64,8 +90,10 @@ out.append("Produced by `./build.sh bench` (bench/run.sh). One nginx backend (on
 out.append("for small bodies, static 1 MiB and 100 MiB files); in front of it, each on its own: sidekick (the Native AOT")
 out.append("release build), nginx as a proxy (one worker, upstream keepalive) and haproxy (one thread, `http-reuse")
 out.append("always`), each pinned to one core with taskset while wrk and the backend share the other. Targets are")
-out.append(f"measured alternately, {rounds} round(s) of {duration} s each; figures are medians over the rounds. Compare the")
-out.append("ratios, which come from one run on one machine; absolute figures from another run or machine are not comparable.")
+out.append(f"measured alternately, {rounds} round(s) of {duration} s each; figures are medians over the rounds, and a ratio")
+out.append("is the median of the per-round ratios (the targets of a round run back to back, so a slow spell of the machine")
+out.append("cancels out). Compare the ratios, which come from one run on one machine; absolute figures from another run or")
+out.append("machine are not comparable.")
 out.append("")
 out.append("![throughput as a fraction of direct](benchmarks.png)")
 out.append("")
@@ -86,14 +114,28 @@ for s in scenarios:
         v = m(s, t, thr)
         out.append("| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |".format(
             s, t, fmt(m(s, t, "rps")), fmt(m(s, t, "mbps"), "{:.1f}"),
-            ratio(v, m(s, "direct", thr)) if t != "direct" else "",
-            ratio(v, m(s, peer(t, "nginx"), thr)) if t not in ("direct", "nginx", "nginx-tls") else "",
-            ratio(v, m(s, peer(t, "haproxy"), thr)) if t not in ("direct", "haproxy", "haproxy-tls") else "",
+            pratio(s, t, "direct", thr) if t != "direct" else "",
+            pratio(s, t, peer(t, "nginx"), thr) if t not in ("direct", "nginx", "nginx-tls") else "",
+            pratio(s, t, peer(t, "haproxy"), thr) if t not in ("direct", "haproxy", "haproxy-tls") else "",
             fmt(m(s, t, "p50_ms"), "{:.2f}"), fmt(m(s, t, "p99_ms"), "{:.2f}"),
             fmt(m(s, t, "cpu_us"), "{:.1f}"),
             fmt(None if m(s, t, "rss_idle_kb") is None else m(s, t, "rss_idle_kb") / 1024, "{:.1f}"),
             fmt(None if m(s, t, "rss_load_kb") is None else m(s, t, "rss_load_kb") / 1024, "{:.1f}"),
             fmt(m(s, t, "alloc_per_req"))))
+out.append("")
+out.append("Sidekick against the others, round by round: the median of the per-round ratios and, in brackets, the lowest")
+out.append("and highest (how far one round of this machine can be trusted). CPU: sidekick's µs per request over theirs")
+out.append("(below 1: sidekick needs less).")
+out.append("")
+out.append("| scenario | × haproxy | × nginx | CPU ÷ haproxy's | CPU ÷ nginx's |")
+out.append("|---|---:|---:|---:|---:|")
+for s in scenarios:
+    thr = "mbps" if "1MiB" in s else "rps"
+    me = "sidekick-tls" if s.startswith("tls-") else "sidekick"
+    if (s, me) not in data:
+        continue
+    out.append(f"| {s} | {spread(s, me, peer(me, 'haproxy'), thr)} | {spread(s, me, peer(me, 'nginx'), thr)} | "
+               f"{spread(s, me, peer(me, 'haproxy'), 'cpu_us')} | {spread(s, me, peer(me, 'nginx'), 'cpu_us')} |")
 out.append("")
 on, off = m("small-keepalive", "sidekick-trace", "rps"), m("small-keepalive", "sidekick", "rps")
 if on and off:
