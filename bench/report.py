@@ -50,6 +50,15 @@ def m(s, t, k):
     return med(data[(s, t)][k]) if (s, t) in data else None
 
 
+def throughput(s):
+    """Requests/s for small bodies, MB/s for the 1 MiB ones."""
+    return "mbps" if "1MiB" in s else "rps"
+
+
+def peer_of_tls(s, name):
+    return name + "-tls" if s.startswith("tls-") else name
+
+
 def peer(t, name):
     return name + "-tls" if t.endswith("-tls") else name
 
@@ -107,11 +116,10 @@ out.append("")
 out.append("| scenario | target | req/s | MB/s | × direct | × nginx | × haproxy | p50 ms | p99 ms | CPU µs/req | RSS before MiB | RSS load MiB | alloc B/req |")
 out.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 for s in scenarios:
-    thr = "mbps" if "1MiB" in s else "rps"
+    thr = throughput(s)
     for t in targets:
         if (s, t) not in data:
             continue
-        v = m(s, t, thr)
         out.append("| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |".format(
             s, t, fmt(m(s, t, "rps")), fmt(m(s, t, "mbps"), "{:.1f}"),
             pratio(s, t, "direct", thr) if t != "direct" else "",
@@ -129,12 +137,9 @@ out.append("(below 1: sidekick needs less).")
 out.append("")
 out.append("| scenario | × haproxy | × nginx | CPU ÷ haproxy's | CPU ÷ nginx's |")
 out.append("|---|---:|---:|---:|---:|")
-for s in scenarios:
-    thr = "mbps" if "1MiB" in s else "rps"
-    me = "sidekick-tls" if s.startswith("tls-") else "sidekick"
-    if (s, me) not in data:
-        continue
-    out.append(f"| {s} | {spread(s, me, peer(me, 'haproxy'), thr)} | {spread(s, me, peer(me, 'nginx'), thr)} | "
+for s in (s for s in scenarios if (s, peer_of_tls(s, "sidekick")) in data):
+    me = peer_of_tls(s, "sidekick")
+    out.append(f"| {s} | {spread(s, me, peer(me, 'haproxy'), throughput(s))} | {spread(s, me, peer(me, 'nginx'), throughput(s))} | "
                f"{spread(s, me, peer(me, 'haproxy'), 'cpu_us')} | {spread(s, me, peer(me, 'nginx'), 'cpu_us')} |")
 out.append("")
 on, off = m("small-keepalive", "sidekick-trace", "rps"), m("small-keepalive", "sidekick", "rps")
