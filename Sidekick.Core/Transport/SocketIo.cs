@@ -31,7 +31,11 @@ internal abstract class SocketIo
     public static SocketIo Create(Socket socket, SocketEngine engine) =>
         engine == SocketEngine.Epoll ? new EpollSocket(socket) : new RuntimeSocketIo(socket);
 
-    /// <summary>Completes (with 0) when data, a FIN or an error may be there to receive; holds no buffer while it waits.</summary>
+    /// <summary>
+    /// Completes with 0 when data, a FIN or an error may be there to receive, with -1 when the socket was closed
+    /// (<see cref="Close"/>) under it or before it (no exception: that is how every connection ends), or with an
+    /// exception for other failures; holds no buffer while it waits.
+    /// </summary>
     public abstract ValueTask<int> WaitReadableAsync();
 
     /// <summary>

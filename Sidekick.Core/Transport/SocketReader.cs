@@ -281,7 +281,12 @@ internal sealed class SocketReader : PipeReader, IValueTaskSource<ReadResult>
     {
         try
         {
-            wait.GetAwaiter().GetResult();
+            if (wait.GetAwaiter().GetResult() < 0)
+            {
+                EndClosed();
+                return false;
+            }
+
             return true;
         }
         catch (Exception ex) when (TransportErrors.IsIoFailure(ex))
@@ -296,9 +301,10 @@ internal sealed class SocketReader : PipeReader, IValueTaskSource<ReadResult>
         var wait = _wait;
         _wait = default;
         Exception? failure = null;
+        var closed = false;
         try
         {
-            wait.GetAwaiter().GetResult();
+            closed = wait.GetAwaiter().GetResult() < 0;
         }
         catch (Exception ex) when (TransportErrors.IsIoFailure(ex))
         {
@@ -306,7 +312,7 @@ internal sealed class SocketReader : PipeReader, IValueTaskSource<ReadResult>
         }
 
         Interlocked.Exchange(ref _waiting, 0);
-        if (failure is not null || Volatile.Read(ref _disposed) != 0)
+        if (failure is not null || closed || Volatile.Read(ref _disposed) != 0)
         {
             _io.ReceiveEnded();
         }
@@ -321,6 +327,10 @@ internal sealed class SocketReader : PipeReader, IValueTaskSource<ReadResult>
         if (failure is not null)
         {
             End(failure);
+        }
+        else if (closed)
+        {
+            EndClosed();
         }
 
         switch (PumpOrPark())
@@ -403,6 +413,22 @@ internal sealed class SocketReader : PipeReader, IValueTaskSource<ReadResult>
     }
 
     /// <summary>The input ended with <paramref name="error"/>: an error, unless the transport is closing (then a plain end).</summary>
+    /// <summary>
+    /// The socket was closed under the wait: the end of the input when the transport is being disposed (the usual
+    /// way a connection ends, so no exception is made, let alone thrown), an aborted read otherwise.
+    /// </summary>
+    private void EndClosed()
+    {
+        if (Volatile.Read(ref _disposed) != 0)
+        {
+            _fin = true;
+        }
+        else
+        {
+            End(new SocketException((int)SocketError.OperationAborted));
+        }
+    }
+
     private void End(Exception error)
     {
         if (Volatile.Read(ref _disposed) == 0 && error is SocketException)

@@ -269,7 +269,8 @@ public class SocketTransportTests(string engineName)
     }
 
     [Test]
-    public async Task Dispose_ends_a_waiting_read_instead_of_leaving_it_hanging()
+    [NonParallelizable] // counts the process's first-chance exceptions
+    public async Task Dispose_ends_a_waiting_read_instead_of_leaving_it_hanging_and_our_loop_throws_nothing()
     {
         var (transport, peer, listener) = await PairAsync();
         using var _ = listener;
@@ -278,10 +279,27 @@ public class SocketTransportTests(string engineName)
         await Task.Delay(50);
         read.IsCompleted.ShouldBeFalse();
 
-        transport.Dispose();
+        // Every connection ends this way (its next-request read waiting). On our loop no exception may be thrown and
+        // caught for it: that cost about 5% of the CPU of a new connection per request. (The runtime's sockets fail
+        // the pending receive with an exception of their own.)
+        var thrown = new System.Collections.Concurrent.ConcurrentQueue<Exception>();
+        void Record(object? sender, System.Runtime.ExceptionServices.FirstChanceExceptionEventArgs e) => thrown.Enqueue(e.Exception);
+        AppDomain.CurrentDomain.FirstChanceException += Record;
+        try
+        {
+            transport.Dispose();
+            var result = await read.WaitAsync(TimeSpan.FromSeconds(10));
+            result.IsCompleted.ShouldBeTrue();
+        }
+        finally
+        {
+            AppDomain.CurrentDomain.FirstChanceException -= Record;
+        }
 
-        var result = await read.WaitAsync(TimeSpan.FromSeconds(10));
-        result.IsCompleted.ShouldBeTrue();
+        if (_engine == SocketEngine.Epoll)
+        {
+            thrown.OfType<SocketException>().ShouldBeEmpty();
+        }
     }
 
     [Test]

@@ -110,6 +110,13 @@ internal sealed unsafe class EpollEngine
         Free(socket.Token);
     }
 
+    /// <summary>
+    /// Frees the socket's slot, leaving its registration to the close(2) that follows: closing the last descriptor of
+    /// a socket takes it out of every epoll set, so an EPOLL_CTL_DEL first is a system call per connection for nothing.
+    /// Until the close, an event still reported carries the old slot generation and is dropped.
+    /// </summary>
+    public void Forget(IEpollHandler socket) => Free(socket.Token);
+
     private void Free(ulong token)
     {
         var slot = (int)(uint)token;

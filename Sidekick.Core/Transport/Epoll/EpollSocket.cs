@@ -12,7 +12,7 @@ namespace Sidekick.Core.Transport.Epoll;
 /// drained (a short read, EAGAIN, a short write) records the sequence it saw; the call is tried again only once the
 /// sequence has moved, so a drained socket costs no system call. An operation parks by setting a flag the loop takes
 /// with an exchange; whoever takes it completes the operation, so the loop, <see cref="Close"/> and the parking thread
-/// never complete one twice.
+/// never complete one twice. A socket leaves the epoll set with its close(2), without an EPOLL_CTL_DEL.
 /// </summary>
 internal sealed class EpollSocket : SocketIo, IEpollHandler, IValueTaskSource<int>
 {
@@ -374,7 +374,9 @@ internal sealed class EpollSocket : SocketIo, IEpollHandler, IValueTaskSource<in
         _read.Reset();
         if (ReadableOrPark(out var error))
         {
-            return error == SocketError.Success ? new ValueTask<int>(0) : ValueTask.FromException<int>(new SocketException((int)error));
+            return error == SocketError.Success ? new ValueTask<int>(0)
+                : error == SocketError.OperationAborted ? new ValueTask<int>(-1) // closed
+                : ValueTask.FromException<int>(new SocketException((int)error));
         }
 
         return new ValueTask<int>(this, _read.Version);
@@ -443,7 +445,10 @@ internal sealed class EpollSocket : SocketIo, IEpollHandler, IValueTaskSource<in
         _send.Source.OnCompleted(callback, state, _send.Source.Version, ValueTaskSourceOnCompletedFlags.None);
 
     /// <inheritdoc />
-    /// <remarks>Leaves the epoll set and fails a parked operation.</remarks>
+    /// <remarks>
+    /// Leaves the loop and fails a parked operation. The descriptor leaves the epoll set when <see cref="Dispose"/>
+    /// closes it (always next: the transport closes then disposes), without a system call of its own.
+    /// </remarks>
     public override void Close()
     {
         if (Interlocked.Exchange(ref _closed, 1) != 0)
@@ -451,10 +456,10 @@ internal sealed class EpollSocket : SocketIo, IEpollHandler, IValueTaskSource<in
             return;
         }
 
-        _engine.Unregister(this, _fd);
+        _engine.Forget(this);
         if (Interlocked.Exchange(ref _readParked, 0) == 1)
         {
-            _read.SetException(new SocketException((int)SocketError.OperationAborted));
+            _read.SetResult(-1); // closed: see WaitReadableAsync
         }
 
         if (Interlocked.Exchange(ref _writeParked, 0) == 1)
