@@ -24,7 +24,9 @@ internal sealed class SocketWriter : PipeWriter, IValueTaskSource<FlushResult>
 {
     private readonly SocketIo _io;
     private List<ArraySegment<byte>>? _blocks; // filled blocks waiting for the flush, or being sent
-    private List<byte[]>? _owned; // the pooled arrays among them (the others are borrowed from a reader)
+    // The pooled arrays among the blocks, once a borrowed block was ever queued (the others are a reader's); until
+    // then every block is pooled and this list is not made (most connections never borrow).
+    private List<byte[]>? _owned;
     private byte[]? _current;
     private int _currentUsed;
     private ValueTask<int> _pendingSend;
@@ -84,6 +86,15 @@ internal sealed class SocketWriter : PipeWriter, IValueTaskSource<FlushResult>
 
         Seal();
         var blocks = _blocks ??= new List<ArraySegment<byte>>(4);
+        if (_owned is null)
+        {
+            _owned = new List<byte[]>(blocks.Count + 4);
+            foreach (var block in blocks)
+            {
+                _owned.Add(block.Array!);
+            }
+        }
+
         foreach (var memory in data)
         {
             if (memory.IsEmpty)
@@ -247,7 +258,7 @@ internal sealed class SocketWriter : PipeWriter, IValueTaskSource<FlushResult>
         }
 
         (_blocks ??= new List<ArraySegment<byte>>(4)).Add(new ArraySegment<byte>(_current, 0, _currentUsed));
-        (_owned ??= new List<byte[]>(4)).Add(_current);
+        _owned?.Add(_current);
         _current = null;
         _currentUsed = 0;
     }
@@ -287,7 +298,6 @@ internal sealed class SocketWriter : PipeWriter, IValueTaskSource<FlushResult>
 
     private void ReleaseBlocks()
     {
-        _blocks?.Clear();
         if (_owned is { } owned)
         {
             foreach (var block in owned)
@@ -297,6 +307,15 @@ internal sealed class SocketWriter : PipeWriter, IValueTaskSource<FlushResult>
 
             owned.Clear();
         }
+        else if (_blocks is { } blocks)
+        {
+            foreach (var block in blocks)
+            {
+                BlockPool<byte>.Return(block.Array!);
+            }
+        }
+
+        _blocks?.Clear();
     }
 
     FlushResult IValueTaskSource<FlushResult>.GetResult(short token) => _flush.GetResult(token);
