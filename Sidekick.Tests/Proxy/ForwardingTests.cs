@@ -540,6 +540,18 @@ public class ForwardingTests
     }
 
     [Test]
+    public async Task Listener_DelaysTheFirstAck_SoTheResponseCarriesIt()
+    {
+        // As haproxy in HTTP mode: no packet of its own to acknowledge a new connection's request (Linux).
+        await using var backend = FakeBackend.Ok();
+        await using var proxy = ProxyUnderTest.Start([backend.Url]);
+        proxy.Server.ListenerDelaysFirstAck.ShouldBe(OperatingSystem.IsLinux());
+        using var client = proxy.Connect();
+        await client.SendAsync("GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+        (await client.ReadResponseAsync()).Status.ShouldBe(200);
+    }
+
+    [Test]
     public async Task ConnectionClose_LargeResponse_SlowReader_GetsEveryByteAndAnOrderlyClose()
     {
         // The proxy closes once the response is handed to the kernel; the close must be a FIN after what is still
