@@ -12,7 +12,8 @@ namespace Sidekick.Core.Transport;
 /// when the socket has nothing, it waits for data with no buffer (<see cref="SocketIo.WaitReadableAsync"/>) and
 /// receives when woken, on the waking thread, so the proxy's parser runs right after the system call. Back-pressure
 /// is the reader itself: nothing is received until the proxy asks for more. Buffers are pooled blocks (4 KiB,
-/// larger while a body streams in), given back as soon as they are consumed: an idle connection holds none.
+/// larger while a body streams in, and several receives of up to 64 KiB in all while they keep filling), given back
+/// as soon as they are consumed: an idle connection holds none.
 /// <para>
 /// Concurrency: only the thread that owns the read touches the buffers: the caller of ReadAsync, or, once it has
 /// parked, whoever takes the parked flag with an exchange (the wake-up, CancelPendingRead, or the token). A wait
@@ -23,6 +24,7 @@ internal sealed class SocketReader : PipeReader, IValueTaskSource<ReadResult>
 {
     private const int MinReceive = 4096;
     private const int MaxReceive = 32 * 1024;
+    private const int GatherAtMost = 64 * 1024;
     private const int MinFree = 512; // less free space than this at the tail: receive into a new block
 
     private const int PerThread = 4;
@@ -368,49 +370,70 @@ internal sealed class SocketReader : PipeReader, IValueTaskSource<ReadResult>
             return _fin;
         }
 
-        Segment? added = null;
-        var tail = _tail;
-        if (tail is null || tail.Array.Length - tail.End < MinFree)
+        // A receive that fills its block is followed by another, up to GatherAtMost in all, while the socket keeps
+        // filling them: a streaming body then reaches the proxy in pieces of up to 64 KiB, which it sends on in one
+        // write (larger TCP segments, fewer of them for the next hop and its acknowledgements).
+        var gathered = 0;
+        while (true)
         {
-            added = Rent(_size);
-            tail = added;
-        }
-
-        var space = tail.Array.AsSpan(tail.End);
-        var n = _io.TryReceive(space, out var error);
-        if (n > 0)
-        {
-            if (added is not null)
+            Segment? added = null;
+            var tail = _tail;
+            if (tail is null || tail.Array.Length - tail.End < MinFree)
             {
-                Append(added);
+                added = Rent(_size);
+                tail = added;
             }
 
-            tail.Commit(n);
-            _end += n;
-            // A full buffer means the peer is streaming: receive into larger blocks (fewer system calls per megabyte).
-            _size = n == space.Length ? Math.Min(_size * 2, MaxReceive) : MinReceive;
+            var space = tail.Array.AsSpan(tail.End);
+            var n = _io.TryReceive(space, out var error);
+            if (n > 0)
+            {
+                if (added is not null)
+                {
+                    Append(added);
+                }
+
+                tail.Commit(n);
+                _end += n;
+                gathered += n;
+                // A full buffer means the peer is streaming: receive into larger blocks (fewer system calls per megabyte).
+                var full = n == space.Length;
+                _size = full ? Math.Min(_size * 2, MaxReceive) : MinReceive;
+                if (!full || gathered >= GatherAtMost)
+                {
+                    return true;
+                }
+
+                continue;
+            }
+
+            if (added is not null)
+            {
+                Release(added);
+            }
+
+            if (gathered > 0)
+            {
+                // What was gathered is returned now; a FIN, an error or EAGAIN is met again by the next receive.
+                return true;
+            }
+
+            if (n == 0)
+            {
+                _fin = true;
+                return true;
+            }
+
+            if (error == SocketError.WouldBlock)
+            {
+                return false;
+            }
+
+            End(new SocketException((int)error));
             return true;
         }
-
-        if (added is not null)
-        {
-            Release(added);
-        }
-
-        if (n == 0)
-        {
-            _fin = true;
-            return true;
-        }
-
-        if (error == SocketError.WouldBlock)
-        {
-            return false;
-        }
-
-        End(new SocketException((int)error));
-        return true;
     }
+
 
     /// <summary>The input ended with <paramref name="error"/>: an error, unless the transport is closing (then a plain end).</summary>
     /// <summary>

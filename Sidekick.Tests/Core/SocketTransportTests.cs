@@ -231,6 +231,28 @@ public class SocketTransportTests(string engineName)
     }
 
     [Test]
+    public async Task A_stream_already_waiting_is_read_in_pieces_of_up_to_64_KiB_not_one_block_at_a_time()
+    {
+        var (transport, peer, listener) = await PairAsync();
+        using var _ = listener;
+        using var __ = peer;
+        var sent = new byte[100_000];
+        new Random(3).NextBytes(sent);
+        peer.Send(sent);
+        await Task.Delay(100); // loopback: all of it is in the receive buffer by now
+
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        var first = await transport.Input.ReadAsync(timeout.Token);
+
+        // Receives of growing blocks (4, 8, 16, 32 KiB...) follow each other while each one fills, up to 64 KiB or more
+        // in all: the proxy then sends one large write instead of a 4 KiB one.
+        first.Buffer.Length.ShouldBeGreaterThanOrEqualTo(64 * 1024);
+        first.Buffer.ToArray().ShouldBe(sent.AsSpan(0, (int)first.Buffer.Length).ToArray());
+        transport.Input.AdvanceTo(first.Buffer.End);
+        transport.Dispose();
+    }
+
+    [Test]
     public async Task Data_and_fin_arriving_together_are_both_read()
     {
         var (transport, peer, listener) = await PairAsync();
