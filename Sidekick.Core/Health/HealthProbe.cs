@@ -37,12 +37,12 @@ internal sealed class HttpHealthProbe(Http1Limits limits) : IHealthProbe
             : result;
     }
 
-    /// <summary>Go's http.Client follows at most this many redirects.</summary>
-    private const int MaxRedirects = 10;
+    /// <summary>Go's http.Client makes at most this many requests in a row (so follows at most 9 redirects).</summary>
+    private const int MaxRequests = 10;
 
     /// <summary>
     /// One probe: the GET, following redirects within the health URL's own origin (scheme, host and port) as the
-    /// original's Go client does, at most 10, all within the one deadline. A redirect to another origin is not
+    /// original's Go client does (10 requests at most), all within the one deadline. A redirect to another origin is not
     /// followed (the probe checks this backend, over its own connections): the backend counts as down, with the reason.
     /// </summary>
     private async ValueTask<ProbeResult> ProbeOnceAsync(Backend backend, TimeSpan timeout, bool forceNew, CancellationToken cancellationToken)
@@ -64,9 +64,10 @@ internal sealed class HttpHealthProbe(Http1Limits limits) : IHealthProbe
                 return new ProbeResult(false, result.StatusCode, $"Get \"{url}\": failed to parse Location header \"{location}\"");
             }
 
-            if (redirects == MaxRedirects)
+            if (redirects + 1 >= MaxRequests)
             {
-                return new ProbeResult(false, result.StatusCode, $"Get \"{next}\": stopped after {MaxRedirects} redirects");
+                // Go's words, with the Location as the backend sent it.
+                return new ProbeResult(false, result.StatusCode, $"Get \"{location}\": stopped after {MaxRequests} redirects");
             }
 
             if (Uri.Compare(next, origin, UriComponents.SchemeAndServer, UriFormat.UriEscaped, StringComparison.OrdinalIgnoreCase) != 0)

@@ -1029,7 +1029,8 @@ internal sealed partial class ClientConnection
         try
         {
             var flush = await ClientOut.FlushAsync().ConfigureAwait(false);
-            return flush.IsCompleted
+            // A cancelled flush sent nothing (and dropped borrowed body pieces): the response cannot go on.
+            return flush.IsCompleted || flush.IsCanceled
                 ? ForwardOutcome.Fail(Blame.Client, Progress.ResponseStarted, "client closed the connection")
                 : default;
         }

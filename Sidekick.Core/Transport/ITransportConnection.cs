@@ -21,8 +21,9 @@ internal interface ITransportConnection : IDuplexPipe, IDisposable
 
     /// <summary>
     /// Queues <paramref name="data"/> for the next flush of <see cref="IDuplexPipe.Output"/> without copying it, when
-    /// this transport can (a plain socket's gather write); the caller leaves the memory unchanged until that flush has
-    /// completed. False: nothing was queued, the caller writes (copies) the data itself.
+    /// this transport can (a plain socket's gather write); the caller leaves the memory unchanged, and does not give it
+    /// back to a pool, until that flush has completed, and treats a cancelled flush as the end of the connection (its
+    /// queued data is dropped). False: nothing was queued, the caller writes (copies) the data itself.
     /// </summary>
     bool TryWriteBorrowed(in ReadOnlySequence<byte> data);
 }

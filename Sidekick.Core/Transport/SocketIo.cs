@@ -32,9 +32,10 @@ internal abstract class SocketIo
         engine == SocketEngine.Epoll ? new EpollSocket(socket) : new RuntimeSocketIo(socket);
 
     /// <summary>
-    /// Completes with 0 when data, a FIN or an error may be there to receive, with -1 when the socket was closed
-    /// (<see cref="Close"/>) under it or before it (no exception: that is how every connection ends), or with an
-    /// exception for other failures; holds no buffer while it waits.
+    /// Completes with 0 when data, a FIN or an error may be there to receive, or with an exception for a failure; holds
+    /// no buffer while it waits. On our epoll loop a socket closed (<see cref="Close"/>) under the wait or before it
+    /// completes it with -1 instead, without an exception (that is how every connection ends); the runtime's sockets
+    /// fail it with OperationAborted.
     /// </summary>
     public abstract ValueTask<int> WaitReadableAsync();
 
@@ -56,7 +57,7 @@ internal abstract class SocketIo
     /// <summary>The same for the send <see cref="SendAsync"/> returned not completed.</summary>
     public abstract void OnSendCompleted(Action<object?> callback, object state);
 
-    /// <summary>Called before the socket is disposed: fails whatever is waiting.</summary>
+    /// <summary>Called before the socket is disposed: ends whatever is waiting (see <see cref="WaitReadableAsync"/>).</summary>
     public abstract void Close();
 
     /// <summary>The peer's address (null when unknown).</summary>

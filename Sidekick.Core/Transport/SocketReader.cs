@@ -434,8 +434,6 @@ internal sealed class SocketReader : PipeReader, IValueTaskSource<ReadResult>
         }
     }
 
-
-    /// <summary>The input ended with <paramref name="error"/>: an error, unless the transport is closing (then a plain end).</summary>
     /// <summary>
     /// The socket was closed under the wait: the end of the input when the transport is being disposed (the usual
     /// way a connection ends, so no exception is made, let alone thrown), an aborted read otherwise.
@@ -452,6 +450,7 @@ internal sealed class SocketReader : PipeReader, IValueTaskSource<ReadResult>
         }
     }
 
+    /// <summary>The input ended with <paramref name="error"/>: an error, unless the transport is closing (then a plain end).</summary>
     private void End(Exception error)
     {
         if (Volatile.Read(ref _disposed) == 0 && error is SocketException)

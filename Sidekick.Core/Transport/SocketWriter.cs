@@ -34,6 +34,7 @@ internal sealed class SocketWriter : PipeWriter, IValueTaskSource<FlushResult>
     private int _flushWaiting; // 1 while a caller awaits a pending send
     private int _sending; // 1 while a send is in flight
     private int _cancelNext; // a CancelPendingFlush with no flush waiting applies to the next flush (PipeWriter contract)
+    private int _borrowing; // 1 from a borrowed write until the send of the flush that takes it has ended
     private int _freed;
     private bool _completed;
     private int _released;
@@ -74,8 +75,9 @@ internal sealed class SocketWriter : PipeWriter, IValueTaskSource<FlushResult>
 
     /// <summary>
     /// Queues <paramref name="data"/> after what is written so far, without copying it: the caller owns the memory and
-    /// must leave it unchanged until the next <see cref="FlushAsync"/> has completed (sent or failed). Not to be used
-    /// while a flush may be cancelled with its send left in flight (the send would read the memory later).
+    /// must leave it unchanged until the next <see cref="FlushAsync"/> has completed (sent or failed). A cancel never
+    /// leaves borrowed memory behind: a flush cancelled before it sends drops what is queued (the caller gives the
+    /// connection up), and <see cref="CancelPendingFlush"/> does not wake a flush whose send still reads borrowed memory.
     /// </summary>
     public void WriteBorrowed(in ReadOnlySequence<byte> data)
     {
@@ -83,6 +85,13 @@ internal sealed class SocketWriter : PipeWriter, IValueTaskSource<FlushResult>
         {
             throw new InvalidOperationException("writing is not allowed after the writer was completed");
         }
+
+        if (Volatile.Read(ref _sending) != 0)
+        {
+            throw new InvalidOperationException("a send is still in progress");
+        }
+
+        Volatile.Write(ref _borrowing, 1);
 
         Seal();
         var blocks = _blocks ??= new List<ArraySegment<byte>>(4);
@@ -117,6 +126,13 @@ internal sealed class SocketWriter : PipeWriter, IValueTaskSource<FlushResult>
     {
         if (Interlocked.Exchange(ref _cancelNext, 0) == 1)
         {
+            if (Volatile.Read(ref _borrowing) == 1)
+            {
+                // Borrowed memory must not wait in the queue for a later flush: its owner takes it back now.
+                ReleaseBlocks();
+                Volatile.Write(ref _borrowing, 0);
+            }
+
             return new ValueTask<FlushResult>(new FlushResult(isCanceled: true, isCompleted: false));
         }
 
@@ -140,6 +156,7 @@ internal sealed class SocketWriter : PipeWriter, IValueTaskSource<FlushResult>
         catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
         {
             ReleaseBlocks();
+            Volatile.Write(ref _borrowing, 0);
             return ValueTask.FromException<FlushResult>(ex);
         }
 
@@ -156,6 +173,7 @@ internal sealed class SocketWriter : PipeWriter, IValueTaskSource<FlushResult>
             finally
             {
                 ReleaseBlocks();
+                Volatile.Write(ref _borrowing, 0);
             }
 
             return new ValueTask<FlushResult>(new FlushResult(isCanceled: false, isCompleted: false));
@@ -175,9 +193,19 @@ internal sealed class SocketWriter : PipeWriter, IValueTaskSource<FlushResult>
         return new ValueTask<FlushResult>(this, version);
     }
 
-    /// <summary>Wakes a caller waiting on a send that does not finish (the peer stopped reading); the send stays in flight.</summary>
+    /// <summary>
+    /// Wakes a caller waiting on a send that does not finish (the peer stopped reading); the send stays in flight. Not
+    /// while that send reads borrowed memory (the caller would give it back under the send): the cancel then applies to
+    /// the next flush, and this one ends with its send (or with the socket's close).
+    /// </summary>
     public override void CancelPendingFlush()
     {
+        if (Volatile.Read(ref _borrowing) == 1 && Volatile.Read(ref _sending) == 1)
+        {
+            Volatile.Write(ref _cancelNext, 1);
+            return;
+        }
+
         if (Interlocked.Exchange(ref _flushWaiting, 0) == 1)
         {
             _flush.SetResult(new FlushResult(isCanceled: true, isCompleted: false));
@@ -277,6 +305,7 @@ internal sealed class SocketWriter : PipeWriter, IValueTaskSource<FlushResult>
 
         _pendingSend = default;
         ReleaseBlocks();
+        Volatile.Write(ref _borrowing, 0);
         Interlocked.Exchange(ref _sending, 0); // a full fence: this or Release sees the other and frees
         if (Volatile.Read(ref _released) != 0)
         {

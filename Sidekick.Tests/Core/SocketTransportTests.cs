@@ -157,6 +157,40 @@ public class SocketTransportTests(string engineName)
     }
 
     [Test]
+    public async Task A_cancel_never_leaves_borrowed_memory_behind()
+    {
+        var (transport, peer, listener) = await PairAsync();
+        using var _ = listener;
+        using var __ = peer;
+
+        // Cancelled before it sends: the borrowed piece is dropped, not kept for a later flush.
+        var dropped = new byte[5000];
+        Array.Fill(dropped, (byte)'d');
+        transport.TryWriteBorrowed(TestBuffers.Chain([dropped])).ShouldBeTrue();
+        transport.Output.CancelPendingFlush();
+        (await transport.Output.FlushAsync()).IsCanceled.ShouldBeTrue();
+        Array.Fill(dropped, (byte)'X'); // its owner has it back
+
+        // Cancelled while its send waits for a peer that does not read: the flush is not woken before the send ends.
+        var big = new byte[32 << 20]; // more than the kernel's socket buffers hold
+        new Random(9).NextBytes(big);
+        transport.TryWriteBorrowed(TestBuffers.Chain([big])).ShouldBeTrue();
+        var flush = transport.Output.FlushAsync();
+        flush.IsCompleted.ShouldBeFalse("the kernel buffers took 32 MiB");
+        transport.Output.CancelPendingFlush();
+        await Task.Delay(100);
+        flush.IsCompleted.ShouldBeFalse("woken while the send still reads the borrowed memory");
+
+        var reading = ReadToEndAsync(peer, big.Length);
+        (await flush.AsTask().WaitAsync(TimeSpan.FromSeconds(20))).IsCanceled.ShouldBeFalse();
+        await transport.Output.CompleteAsync();
+        var received = await reading;
+        received.Length.ShouldBe(big.Length); // no 'd' or 'X' before it: the dropped piece never went out
+        received.AsSpan().SequenceEqual(big).ShouldBeTrue();
+        transport.Dispose();
+    }
+
+    [Test]
     public async Task A_flush_waits_while_the_peer_does_not_read_and_CancelPendingFlush_wakes_it()
     {
         var (transport, peer, listener) = await PairAsync();

@@ -446,8 +446,9 @@ internal sealed class EpollSocket : SocketIo, IEpollHandler, IValueTaskSource<in
 
     /// <inheritdoc />
     /// <remarks>
-    /// Leaves the loop and fails a parked operation. The descriptor leaves the epoll set when <see cref="Dispose"/>
-    /// closes it (always next: the transport closes then disposes), without a system call of its own.
+    /// Leaves the loop, ends a parked wait for data (with -1) and fails a parked send. The descriptor leaves the epoll
+    /// set when it is closed next (by <see cref="Dispose"/>, or by the owner's socket when a connect failed), without a
+    /// system call of its own.
     /// </remarks>
     public override void Close()
     {
