@@ -319,11 +319,9 @@ public sealed class ProxyServer : IAsyncDisposable
             return;
         }
 
-        const int IpProtoTcp = 6;
-        const int TcpQuickAck = 12;
         try
         {
-            listener.SetRawSocketOption(IpProtoTcp, TcpQuickAck, stackalloc byte[4]); // an int 0
+            listener.SetRawSocketOption(Native.IPPROTO_TCP, Native.TCP_QUICKACK, stackalloc byte[4]); // an int 0
         }
         catch (SocketException)
         {
@@ -337,7 +335,8 @@ public sealed class ProxyServer : IAsyncDisposable
         get
         {
             Span<byte> value = stackalloc byte[4];
-            return OperatingSystem.IsLinux() && _listener.GetRawSocketOption(6, 12, value) == 4 && BitConverter.ToInt32(value) == 0;
+            return OperatingSystem.IsLinux()
+                && _listener.GetRawSocketOption(Native.IPPROTO_TCP, Native.TCP_QUICKACK, value) == 4 && BitConverter.ToInt32(value) == 0;
         }
     }
 

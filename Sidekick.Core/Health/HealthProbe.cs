@@ -22,8 +22,8 @@ internal interface IHealthProbe
 
 /// <summary>
 /// GET the health URL over the backend's own upstream machinery (same pool, same TLS and DNS settings), with a
-/// deadline of --health-timeout; redirects within the health URL's origin are followed (at most 10); only 200 is up;
-/// the body is drained so the connection can be reused.
+/// deadline of --health-timeout; redirects within the health URL's origin are followed (10 requests at most); only
+/// 200 is up; the body is drained so the connection can be reused.
 /// </summary>
 internal sealed class HttpHealthProbe(Http1Limits limits) : IHealthProbe
 {

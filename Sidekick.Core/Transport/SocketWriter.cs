@@ -130,7 +130,6 @@ internal sealed class SocketWriter : PipeWriter, IValueTaskSource<FlushResult>
             {
                 // Borrowed memory must not wait in the queue for a later flush: its owner takes it back now.
                 ReleaseBlocks();
-                Volatile.Write(ref _borrowing, 0);
             }
 
             return new ValueTask<FlushResult>(new FlushResult(isCanceled: true, isCompleted: false));
@@ -156,7 +155,6 @@ internal sealed class SocketWriter : PipeWriter, IValueTaskSource<FlushResult>
         catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
         {
             ReleaseBlocks();
-            Volatile.Write(ref _borrowing, 0);
             return ValueTask.FromException<FlushResult>(ex);
         }
 
@@ -173,7 +171,6 @@ internal sealed class SocketWriter : PipeWriter, IValueTaskSource<FlushResult>
             finally
             {
                 ReleaseBlocks();
-                Volatile.Write(ref _borrowing, 0);
             }
 
             return new ValueTask<FlushResult>(new FlushResult(isCanceled: false, isCompleted: false));
@@ -305,7 +302,6 @@ internal sealed class SocketWriter : PipeWriter, IValueTaskSource<FlushResult>
 
         _pendingSend = default;
         ReleaseBlocks();
-        Volatile.Write(ref _borrowing, 0);
         Interlocked.Exchange(ref _sending, 0); // a full fence: this or Release sees the other and frees
         if (Volatile.Read(ref _released) != 0)
         {
@@ -325,6 +321,7 @@ internal sealed class SocketWriter : PipeWriter, IValueTaskSource<FlushResult>
         }
     }
 
+    /// <summary>Gives the queued (or sent) blocks back: the pooled ones to the pool; borrowed ones are no longer held.</summary>
     private void ReleaseBlocks()
     {
         if (_owned is { } owned)
@@ -345,6 +342,7 @@ internal sealed class SocketWriter : PipeWriter, IValueTaskSource<FlushResult>
         }
 
         _blocks?.Clear();
+        Volatile.Write(ref _borrowing, 0);
     }
 
     FlushResult IValueTaskSource<FlushResult>.GetResult(short token) => _flush.GetResult(token);

@@ -4,6 +4,7 @@ using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using Sidekick.Core.Transport;
 using Sidekick.Core.Transport.Epoll;
+using Sidekick.Tests.Support;
 
 namespace Sidekick.Tests.Core;
 
@@ -28,14 +29,11 @@ public partial class EpollListenerTests
     [NonParallelizable]
     public async Task Out_of_descriptors_the_queue_waits_and_is_taken_once_descriptors_are_free()
     {
-        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        listener.Listen(64);
+        using var listener = TestSockets.Listen(64);
         var clients = new List<Socket>();
         for (var i = 0; i < 3; i++)
         {
-            var c = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-            await c.ConnectAsync(listener.LocalEndPoint!).WaitAsync(TimeSpan.FromSeconds(10));
+            var c = await TestSockets.ConnectAsync(listener.LocalEndPoint!);
             clients.Add(c);
         }
 
@@ -86,9 +84,7 @@ public partial class EpollListenerTests
     [Test]
     public async Task Close_returns_only_after_a_hand_over_in_progress_so_none_comes_after_it()
     {
-        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        listener.Listen(64);
+        using var listener = TestSockets.Listen(64);
         using var entered = new ManualResetEventSlim();
         using var release = new ManualResetEventSlim();
         var handedOver = 0;
@@ -100,8 +96,7 @@ public partial class EpollListenerTests
             s.Close();
             s.Dispose();
         }, _ => { });
-        using var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        await client.ConnectAsync(listener.LocalEndPoint!).WaitAsync(TimeSpan.FromSeconds(10));
+        using var client = await TestSockets.ConnectAsync(listener.LocalEndPoint!);
         entered.Wait(TimeSpan.FromSeconds(10)).ShouldBeTrue();
 
         var closing = Task.Run(epoll.Close);
@@ -115,17 +110,14 @@ public partial class EpollListenerTests
     [Test]
     public async Task Accepts_every_queued_connection_with_its_peer_address_and_stops_when_closed()
     {
-        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        listener.Listen(64);
+        using var listener = TestSockets.Listen(64);
         var endPoint = (IPEndPoint)listener.LocalEndPoint!;
 
         // Three connections queued before the listener joins the loop, two after.
         var clients = new List<Socket>();
         for (var i = 0; i < 3; i++)
         {
-            var c = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-            await c.ConnectAsync(endPoint).WaitAsync(TimeSpan.FromSeconds(10));
+            var c = await TestSockets.ConnectAsync(endPoint);
             clients.Add(c);
         }
 
@@ -133,8 +125,7 @@ public partial class EpollListenerTests
         var epoll = new EpollListener(listener, s => accepted.Enqueue(SocketTransport.Create(s)), _ => { });
         for (var i = 0; i < 2; i++)
         {
-            var c = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-            await c.ConnectAsync(endPoint).WaitAsync(TimeSpan.FromSeconds(10));
+            var c = await TestSockets.ConnectAsync(endPoint);
             clients.Add(c);
         }
 
@@ -156,8 +147,7 @@ public partial class EpollListenerTests
         first.Input.AdvanceTo(read.Buffer.End);
 
         epoll.Close();
-        var late = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        await late.ConnectAsync(endPoint).WaitAsync(TimeSpan.FromSeconds(10)); // queued by the kernel, never taken
+        var late = await TestSockets.ConnectAsync(endPoint); // queued by the kernel, never taken
         clients.Add(late);
         await Task.Delay(100);
         accepted.Count.ShouldBe(5);

@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using Sidekick.Core.Transport;
 using Sidekick.Tests.Http1;
+using Sidekick.Tests.Support;
 
 namespace Sidekick.Tests.Core;
 
@@ -18,20 +19,12 @@ public class SocketTransportTests(string engineName)
 
     private async Task<(SocketTransport Transport, Socket Peer, Socket Listener)> PairAsync()
     {
-        var listener = Listen();
+        var listener = TestSockets.Listen();
         var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         var transport = await SocketTransport.ConnectAsync(client, (IPEndPoint)listener.LocalEndPoint!, _engine, CancellationToken.None)
             .AsTask().WaitAsync(TimeSpan.FromSeconds(10));
         var peer = await listener.AcceptAsync().WaitAsync(TimeSpan.FromSeconds(10));
         return (transport, peer, listener);
-    }
-
-    private static Socket Listen()
-    {
-        var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        listener.Listen(512);
-        return listener;
     }
 
     /// <summary>Reads the transport's input to its end (bounded: 20 s, 1 MiB).</summary>
@@ -361,7 +354,7 @@ public class SocketTransportTests(string engineName)
     [Test]
     public async Task Hundreds_of_connections_at_once_each_carry_their_own_bytes()
     {
-        using var listener = Listen();
+        using var listener = TestSockets.Listen();
         var pairs = new List<(SocketTransport Transport, Socket Peer)>();
         try
         {
@@ -401,7 +394,7 @@ public class SocketTransportTests(string engineName)
     public async Task Connect_to_a_closed_port_is_refused()
     {
         int port;
-        using (var closed = Listen())
+        using (var closed = TestSockets.Listen())
         {
             port = ((IPEndPoint)closed.LocalEndPoint!).Port;
         }
@@ -417,9 +410,7 @@ public class SocketTransportTests(string engineName)
     {
         // A listener that never accepts, with a backlog of 1: once its queue is full the kernel drops further SYNs
         // and a connect waits for the handshake until cancelled (bounded: at most 8 connects).
-        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        listener.Listen(1);
+        using var listener = TestSockets.Listen(1);
         var endPoint = (IPEndPoint)listener.LocalEndPoint!;
         var connected = new List<SocketTransport>();
         var cancelled = false;
@@ -457,9 +448,8 @@ public class SocketTransportTests(string engineName)
     {
         // A new socket starts out counted as drained (so an idle one waits without a buffer): data that came before
         // it joined the engine must still be reported.
-        using var listener = Listen();
-        using var peer = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        await peer.ConnectAsync(listener.LocalEndPoint!).WaitAsync(TimeSpan.FromSeconds(10));
+        using var listener = TestSockets.Listen();
+        using var peer = await TestSockets.ConnectAsync(listener.LocalEndPoint!);
         var accepted = await listener.AcceptAsync().WaitAsync(TimeSpan.FromSeconds(10));
         peer.Send("early"u8);
         await Task.Delay(50);

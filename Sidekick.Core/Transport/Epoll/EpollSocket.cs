@@ -198,10 +198,14 @@ internal sealed class EpollSocket : SocketIo, IEpollHandler, IValueTaskSource<in
     /// <summary>True when the handshake has ended: <paramref name="error"/> says how (SO_ERROR, then getpeername).</summary>
     private unsafe bool ConnectOutcome(out SocketError error)
     {
-        var added = false;
+        if (!TryAddRef(out var added))
+        {
+            error = SocketError.OperationAborted;
+            return true;
+        }
+
         try
         {
-            _handle.DangerousAddRef(ref added);
             int value = 0;
             var length = sizeof(int);
             if (Native.GetSockOpt(_fd, Native.SOL_SOCKET, Native.SO_ERROR, &value, &length) != 0)
@@ -221,19 +225,12 @@ internal sealed class EpollSocket : SocketIo, IEpollHandler, IValueTaskSource<in
             error = SocketError.Success;
             return Native.GetPeerName(_fd, peer, &peerLength) == 0; // ENOTCONN: still connecting
         }
-        catch (ObjectDisposedException)
-        {
-            error = SocketError.OperationAborted;
-            return true;
-        }
         finally
         {
-            if (added)
-            {
-                _handle.DangerousRelease();
-            }
+            Release(added);
         }
     }
+
 
     /// <summary>
     /// O_NONBLOCK with fcntl rather than Socket.Blocking, which would also give the socket the runtime's async context
@@ -275,15 +272,7 @@ internal sealed class EpollSocket : SocketIo, IEpollHandler, IValueTaskSource<in
     public override unsafe void SetNoDelay()
     {
         var on = 1;
-        var added = AddRef();
-        try
-        {
-            ThrowOnError(Native.SetSockOpt(_fd, Native.IPPROTO_TCP, Native.TCP_NODELAY, &on, sizeof(int)));
-        }
-        finally
-        {
-            Release(added);
-        }
+        SetOption(Native.IPPROTO_TCP, Native.TCP_NODELAY, &on, sizeof(int));
     }
 
     /// <inheritdoc />
@@ -306,19 +295,24 @@ internal sealed class EpollSocket : SocketIo, IEpollHandler, IValueTaskSource<in
         var linger = stackalloc int[2] { 1, 0 }; // struct linger { l_onoff = 1, l_linger = 0 }
         try
         {
-            var added = AddRef();
-            try
-            {
-                ThrowOnError(Native.SetSockOpt(_fd, Native.SOL_SOCKET, Native.SO_LINGER, linger, 2 * sizeof(int)));
-            }
-            finally
-            {
-                Release(added);
-            }
+            SetOption(Native.SOL_SOCKET, Native.SO_LINGER, linger, 2 * sizeof(int));
         }
         catch (SocketException)
         {
             // Already gone: nothing to reset.
+        }
+    }
+
+    private unsafe void SetOption(int level, int name, void* value, int length)
+    {
+        var added = AddRef();
+        try
+        {
+            ThrowOnError(Native.SetSockOpt(_fd, level, name, value, length));
+        }
+        finally
+        {
+            Release(added);
         }
     }
 
@@ -335,21 +329,24 @@ internal sealed class EpollSocket : SocketIo, IEpollHandler, IValueTaskSource<in
         }
     }
 
-    /// <summary>Keeps the descriptor open (not reused) for a call; a closed socket fails as an aborted operation.</summary>
-    private bool AddRef()
+    /// <summary>Keeps the descriptor open (not reused) for a call; false when the socket is already closed.</summary>
+    private bool TryAddRef(out bool added)
     {
-        var added = false;
+        added = false;
         try
         {
             _handle.DangerousAddRef(ref added);
+            return true;
         }
         catch (ObjectDisposedException)
         {
-            throw new SocketException((int)SocketError.OperationAborted);
+            return false;
         }
-
-        return added;
     }
+
+    /// <summary>The same, a closed socket failing as an aborted operation.</summary>
+    private bool AddRef() =>
+        TryAddRef(out var added) ? added : throw new SocketException((int)SocketError.OperationAborted);
 
     private void Release(bool added)
     {
@@ -632,10 +629,14 @@ internal sealed class EpollSocket : SocketIo, IEpollHandler, IValueTaskSource<in
 
     private unsafe nint Receive(Span<byte> buffer, out int errno)
     {
-        var added = false;
+        if (!TryAddRef(out var added))
+        {
+            errno = Native.EBADF; // closed
+            return -1;
+        }
+
         try
         {
-            _handle.DangerousAddRef(ref added);
             nint n;
             fixed (byte* p = buffer)
             {
@@ -645,31 +646,28 @@ internal sealed class EpollSocket : SocketIo, IEpollHandler, IValueTaskSource<in
             errno = n < 0 ? Marshal.GetLastPInvokeError() : 0;
             return n;
         }
-        catch (ObjectDisposedException)
-        {
-            errno = 9; // EBADF: closed
-            return -1;
-        }
         finally
         {
-            if (added)
-            {
-                _handle.DangerousRelease();
-            }
+            Release(added);
         }
     }
+
 
     /// <summary>One send or writev of what is left of the blocks; advances the position by what the kernel took.</summary>
     private unsafe nint SendSome(out int errno, out nint asked)
     {
         var blocks = _blocks!;
-        var added = false;
+        asked = 0;
+        if (!TryAddRef(out var added))
+        {
+            errno = Native.EBADF; // closed
+            return -1;
+        }
+
         var pins = stackalloc GCHandle[MaxIoVecs];
         var count = 0;
-        asked = 0;
         try
         {
-            _handle.DangerousAddRef(ref added);
             nint n;
             if (blocks.Count - _blockIndex == 1)
             {
@@ -704,11 +702,6 @@ internal sealed class EpollSocket : SocketIo, IEpollHandler, IValueTaskSource<in
 
             return n;
         }
-        catch (ObjectDisposedException)
-        {
-            errno = 9;
-            return -1;
-        }
         finally
         {
             for (var i = 0; i < count; i++)
@@ -716,10 +709,7 @@ internal sealed class EpollSocket : SocketIo, IEpollHandler, IValueTaskSource<in
                 pins[i].Free();
             }
 
-            if (added)
-            {
-                _handle.DangerousRelease();
-            }
+            Release(added);
         }
     }
 

@@ -18,6 +18,7 @@ internal static unsafe partial class Native
     public const int EPOLL_CLOEXEC = 0x80000;
 
     public const int EINTR = 4;
+    public const int EBADF = 9;
     public const int EAGAIN = 11;
     public const int EINPROGRESS = 115;
     public const int ENOMEM = 12;
@@ -37,6 +38,7 @@ internal static unsafe partial class Native
     public const int SHUT_WR = 1;
     public const int IPPROTO_TCP = 6;
     public const int TCP_NODELAY = 1;
+    public const int TCP_QUICKACK = 12;
     public const int SO_LINGER = 13;
     public const int AF_INET = 2;
     public const int AF_INET6 = 10;
@@ -108,17 +110,17 @@ internal static unsafe partial class Native
     {
         EAGAIN => SocketError.WouldBlock,
         EINPROGRESS => SocketError.InProgress,
-        9 => SocketError.OperationAborted,         // EBADF: closed under us
+        EBADF => SocketError.OperationAborted,     // closed under us
         32 => SocketError.Shutdown,                // EPIPE
         100 => SocketError.NetworkDown,            // ENETDOWN
-        101 => SocketError.NetworkUnreachable,     // ENETUNREACH
-        103 => SocketError.ConnectionAborted,      // ECONNABORTED
-        104 => SocketError.ConnectionReset,        // ECONNRESET
-        105 => SocketError.NoBufferSpaceAvailable, // ENOBUFS
+        ENETUNREACH => SocketError.NetworkUnreachable,
+        ECONNABORTED => SocketError.ConnectionAborted,
+        ECONNRESET => SocketError.ConnectionReset,
+        ENOBUFS => SocketError.NoBufferSpaceAvailable,
         107 => SocketError.NotConnected,           // ENOTCONN
-        110 => SocketError.TimedOut,               // ETIMEDOUT
-        111 => SocketError.ConnectionRefused,      // ECONNREFUSED
-        113 => SocketError.HostUnreachable,        // EHOSTUNREACH
+        ETIMEDOUT => SocketError.TimedOut,
+        ECONNREFUSED => SocketError.ConnectionRefused,
+        EHOSTUNREACH => SocketError.HostUnreachable,
         _ => SocketError.SocketError,
     };
 }
