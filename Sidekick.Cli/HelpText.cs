@@ -37,7 +37,7 @@ internal static class HelpText
           --errors, -e                        filter out any non-error responses
           --status-code value                 filter by given status code (repeat the flag for more codes)
           --host-balance value                specify the algorithm to select backend host when load balancing, supported values are 'least', 'random' (default: "least")
-          --header-timeout value              time allowed to receive a request head from a client, a Go duration (default: 30s)
+          --header-timeout value              time allowed to receive a request head from a client, and to finish a body the backend answered early, a Go duration (default: 30s)
           --idle-timeout value                how long an idle client keep-alive connection is kept open, a Go duration (default: 2m0s)
           --max-header-bytes value            largest request or response head in bytes, 1024 to 1048576 (default: 65536)
           --max-header-count value            most header fields in one request or response head, 1 to 10000 (default: 100)
