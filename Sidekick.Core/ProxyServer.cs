@@ -30,7 +30,7 @@ public sealed class ProxyServer : IAsyncDisposable
     private readonly CancellationTokenSource _stopping = new();
     private readonly ConcurrentDictionary<ClientConnection, Task?> _connections = new(); // null until RunAsync first waits
     private readonly Task _acceptLoop;
-    private readonly EpollListener? _epollListener; // plain HTTP on Linux: accepted on the epoll loop
+    private readonly EpollListener? _epollListener; // on Linux: accepted on the epoll loop (TLS too)
     private readonly ITimer _pruneTimer;
     private readonly Timer _sweeper;
     private readonly IHealthProbe _probe;
@@ -94,7 +94,7 @@ public sealed class ProxyServer : IAsyncDisposable
         var shortest = Math.Min(Limits.HeaderTimeout.TotalMilliseconds, Limits.IdleTimeout.TotalMilliseconds);
         var period = TimeSpan.FromMilliseconds(Math.Clamp(shortest / 4, 10, 1000));
         _sweeper = new Timer(_ => Sweep(), null, period, period);
-        if (Certificate is null && SocketIo.DefaultEngine == SocketEngine.Epoll)
+        if (SocketIo.DefaultEngine == SocketEngine.Epoll)
         {
             _epollListener = new EpollListener(_listener, OnAccepted, message => Console.Error.WriteLine("sidekick: " + message));
             _acceptLoop = Task.CompletedTask;
@@ -351,6 +351,12 @@ public sealed class ProxyServer : IAsyncDisposable
         }
 
         Interlocked.Increment(ref _accepted);
+        if (Certificate is { } certificate)
+        {
+            _ = AcceptTlsAsync(socket, certificate); // on this thread up to the handshake's first wait for data
+            return;
+        }
+
         Track(new ClientConnection(this, SocketTransport.Create(socket)));
     }
 
@@ -383,7 +389,7 @@ public sealed class ProxyServer : IAsyncDisposable
             Interlocked.Increment(ref _accepted);
             if (Certificate is { } certificate)
             {
-                _ = AcceptTlsAsync(socket, certificate); // the handshake runs off the accept loop
+                _ = AcceptTlsAsync(SocketIo.Create(socket, SocketEngine.Runtime), certificate); // the handshake runs off the accept loop
                 continue;
             }
 
@@ -421,12 +427,12 @@ public sealed class ProxyServer : IAsyncDisposable
     internal void Untrack(ClientConnection connection) => _connections.TryRemove(connection, out _);
 
     /// <summary>TLS termination (H2): handshake within <see cref="ProxyLimits.TlsHandshakeTimeout"/>, then HTTP/1.1 over the stream; a failed handshake just closes.</summary>
-    private async Task AcceptTlsAsync(Socket socket, ServerCertificate certificate)
+    private async Task AcceptTlsAsync(SocketIo io, ServerCertificate certificate)
     {
-        socket.NoDelay = true;
-        var ssl = new SslStream(new NetworkStream(socket, ownsSocket: false), leaveInnerStreamOpen: false);
+        var ssl = new SslStream(new SocketIoStream(io), leaveInnerStreamOpen: false);
         try
         {
+            io.SetNoDelay();
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
             timeout.CancelAfter(Limits.TlsHandshakeTimeout);
             await ssl.AuthenticateAsServerAsync(certificate.ServerOptions(), timeout.Token).ConfigureAwait(false);
@@ -434,11 +440,12 @@ public sealed class ProxyServer : IAsyncDisposable
         catch (Exception ex) when (ex is AuthenticationException or IOException or SocketException or OperationCanceledException or ObjectDisposedException)
         {
             await ssl.DisposeAsync().ConfigureAwait(false);
-            socket.Dispose();
+            io.Close();
+            io.Dispose();
             return;
         }
 
-        Track(new ClientConnection(this, StreamTransport.Create(ssl, socket)));
+        Track(new ClientConnection(this, StreamTransport.Create(ssl, io)));
     }
 
     private void PruneIdle()

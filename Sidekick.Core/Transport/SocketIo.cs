@@ -31,6 +31,28 @@ internal abstract class SocketIo
     public static SocketIo Create(Socket socket, SocketEngine engine) =>
         engine == SocketEngine.Epoll ? new EpollSocket(socket) : new RuntimeSocketIo(socket);
 
+    /// <summary>Connects <paramref name="socket"/> to <paramref name="endPoint"/> on the given engine; the socket is disposed on failure.</summary>
+    public static async ValueTask<SocketIo> ConnectAsync(Socket socket, IPEndPoint endPoint, SocketEngine engine, CancellationToken cancellationToken)
+    {
+        try
+        {
+            if (engine == SocketEngine.Epoll)
+            {
+                // The loop connects: a socket the runtime connected would stay in the runtime's epoll set as well,
+                // and every upstream event would wake its thread too (a quarter of the requests per second).
+                return await EpollSocket.ConnectAsync(socket, endPoint, cancellationToken).ConfigureAwait(false);
+            }
+
+            await socket.ConnectAsync(endPoint, cancellationToken).ConfigureAwait(false);
+            return Create(socket, engine);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
+
     /// <summary>
     /// Completes with 0 when data, a FIN or an error may be there to receive, or with an exception for a failure; holds
     /// no buffer while it waits. On our epoll loop a socket closed (<see cref="Close"/>) under the wait or before it

@@ -45,27 +45,15 @@ internal sealed class SocketTransport : ITransportConnection
     /// <summary>Connects on the given engine; the socket is disposed on failure.</summary>
     public static async ValueTask<SocketTransport> ConnectAsync(Socket socket, IPEndPoint endPoint, SocketEngine engine, CancellationToken cancellationToken)
     {
-        SocketIo? io = null;
+        var io = await SocketIo.ConnectAsync(socket, endPoint, engine, cancellationToken).ConfigureAwait(false);
         try
         {
-            if (engine == SocketEngine.Epoll)
-            {
-                // The loop connects: a socket the runtime connected would stay in the runtime's epoll set as well,
-                // and every upstream event would wake its thread too (a quarter of the requests per second).
-                io = await EpollSocket.ConnectAsync(socket, endPoint, cancellationToken).ConfigureAwait(false);
-            }
-            else
-            {
-                await socket.ConnectAsync(endPoint, cancellationToken).ConfigureAwait(false);
-                io = SocketIo.Create(socket, engine);
-            }
-
             return new SocketTransport(io);
         }
         catch
         {
-            io?.Close();
-            socket.Dispose();
+            io.Close();
+            io.Dispose();
             throw;
         }
     }

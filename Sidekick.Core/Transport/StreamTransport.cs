@@ -7,7 +7,7 @@ using System.Net.Sockets;
 namespace Sidekick.Core.Transport;
 
 /// <summary>
-/// A stream (an authenticated <see cref="SslStream"/> over a socket) seen as a pair of pipes, with the same
+/// A stream (an authenticated <see cref="SslStream"/> over a <see cref="SocketIoStream"/>) seen as a pair of pipes, with the same
 /// semantics as <see cref="SocketTransport"/>: two pumps copy between the stream and the pipes, so the proxy's
 /// <c>CancelPendingRead</c> only wakes a pipe reader and never cancels a read on the TLS stream itself (an
 /// SslStream is not safe to use after a cancelled read). The input pump waits with a zero-byte read, so an idle
@@ -25,22 +25,22 @@ internal sealed class StreamTransport : ITransportConnection
         useSynchronizationContext: false);
 
     private readonly Stream _stream;
-    private readonly Socket _socket;
+    private readonly SocketIo _io;
     private readonly Pipe _input = new(PipeOptions);
     private readonly Pipe _output = new(PipeOptions);
     private int _disposed;
 
-    private StreamTransport(Stream stream, Socket socket)
+    private StreamTransport(Stream stream, SocketIo io)
     {
         _stream = stream;
-        _socket = socket;
-        RemoteEndPoint = socket.RemoteEndPoint;
+        _io = io;
+        RemoteEndPoint = io.RemoteEndPoint;
         _ = ReceiveAsync();
         _ = SendAsync();
     }
 
-    /// <summary>Wraps an authenticated stream; the transport owns both the stream and the socket.</summary>
-    public static StreamTransport Create(Stream stream, Socket socket) => new(stream, socket);
+    /// <summary>Wraps an authenticated stream over <paramref name="io"/>; the transport owns both.</summary>
+    public static StreamTransport Create(Stream stream, SocketIo io) => new(stream, io);
 
     public EndPoint? RemoteEndPoint { get; }
 
@@ -61,7 +61,7 @@ internal sealed class StreamTransport : ITransportConnection
             return;
         }
 
-        SocketReset.Arm(_socket);
+        _io.ArmReset();
         Dispose();
     }
 
@@ -73,7 +73,8 @@ internal sealed class StreamTransport : ITransportConnection
         }
 
         // The socket first: pending stream operations fail at once and the pumps end.
-        _socket.Dispose();
+        _io.Close();
+        _io.Dispose();
         _stream.Dispose();
         _input.Writer.Complete();
         _output.Reader.Complete();
@@ -109,6 +110,7 @@ internal sealed class StreamTransport : ITransportConnection
             error = Volatile.Read(ref _disposed) != 0 ? null : new IOException(ex.Message, ex);
         }
 
+        _io.ReceiveEnded();
         try
         {
             await writer.CompleteAsync(error).ConfigureAwait(false);
@@ -150,11 +152,13 @@ internal sealed class StreamTransport : ITransportConnection
                 await ssl.ShutdownAsync().ConfigureAwait(false);
             }
 
-            _socket.Shutdown(SocketShutdown.Send);
+            _io.ShutdownSend();
+            _io.SendEnded();
             await reader.CompleteAsync().ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is IOException or ObjectDisposedException or SocketException or InvalidOperationException or NotSupportedException)
         {
+            _io.SendEnded();
             try
             {
                 await reader.CompleteAsync(ex).ConfigureAwait(false);

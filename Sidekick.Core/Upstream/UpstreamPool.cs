@@ -195,6 +195,7 @@ internal sealed class UpstreamPool : IDisposable
             var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             timeout.CancelAfter(_connectTimeout);
+            SocketIo io;
             try
             {
                 if (_tlsServerName is null)
@@ -202,7 +203,7 @@ internal sealed class UpstreamPool : IDisposable
                     return new UpstreamConnection(await SocketTransport.ConnectAsync(socket, endPoint, timeout.Token).ConfigureAwait(false), this);
                 }
 
-                await socket.ConnectAsync(endPoint, timeout.Token).ConfigureAwait(false);
+                io = await SocketIo.ConnectAsync(socket, endPoint, SocketIo.DefaultEngine, timeout.Token).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
             {
@@ -223,28 +224,29 @@ internal sealed class UpstreamPool : IDisposable
             }
 
             // TLS after the connect; a handshake failure is not retried on the next address (as Go's transport).
-            return await HandshakeAsync(socket, cancellationToken).ConfigureAwait(false);
+            return await HandshakeAsync(io, cancellationToken).ConfigureAwait(false);
         }
 
         throw last!;
     }
 
-    private async Task<UpstreamConnection> HandshakeAsync(Socket socket, CancellationToken cancellationToken)
+    private async Task<UpstreamConnection> HandshakeAsync(SocketIo io, CancellationToken cancellationToken)
     {
-        var stream = new SslStream(new NetworkStream(socket, ownsSocket: false), leaveInnerStreamOpen: false);
+        var stream = new SslStream(new SocketIoStream(io), leaveInnerStreamOpen: false);
         var failure = new StrongBox<string?>();
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(_context.HandshakeTimeout);
         try
         {
             await stream.AuthenticateAsClientAsync(_context.Tls.ClientOptions(_tlsServerName!, failure), timeout.Token).ConfigureAwait(false);
-            return new UpstreamConnection(StreamTransport.Create(stream, socket), this);
+            return new UpstreamConnection(StreamTransport.Create(stream, io), this);
         }
         catch (Exception ex) when (ex is AuthenticationException or IOException or SocketException
             || (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested))
         {
             await stream.DisposeAsync().ConfigureAwait(false);
-            socket.Dispose();
+            io.Close();
+            io.Dispose();
             var reason = failure.Value
                 ?? (ex is OperationCanceledException ? "net/http: TLS handshake timeout" : TlsErrors.Describe(ex));
             throw new ConnectFailedException(reason, ex);
@@ -252,7 +254,8 @@ internal sealed class UpstreamPool : IDisposable
         catch
         {
             await stream.DisposeAsync().ConfigureAwait(false);
-            socket.Dispose();
+            io.Close();
+            io.Dispose();
             throw;
         }
     }
