@@ -141,6 +141,11 @@ internal sealed partial class ClientConnection
     // cost less to copy than to pin for the gather write).
     private const int BorrowAtLeast = 2048;
 
+    // A body piece at least this long (a full read: SocketReader gathers up to 64 KiB) is sent with "more follows"
+    // when the body goes on. It is at least one packet of the largest MSS (loopback's, 65,483), so part of it is
+    // always sent and the acknowledgement of that part releases a held tail even if the next piece is late.
+    private const int MoreFollowsAtLeast = 64 * 1024;
+
     /// <summary>
     /// Lingering close (as nginx's lingering_close): completing the output sends what is buffered and then a
     /// FIN; reading until the peer closes (bounded) keeps an RST from destroying a response the client has not
@@ -976,7 +981,9 @@ internal sealed partial class ClientConnection
             }
             else
             {
-                borrowed = take >= BorrowAtLeast && _client.TryWriteBorrowed(slice);
+                // A piece of a full read goes out as "more follows" (MSG_MORE) when the body goes on: the kernel fills
+                // the piece's last packet from the next one instead of sending it short.
+                borrowed = take >= BorrowAtLeast && _client.TryWriteBorrowed(slice, moreFollows: !done && take >= MoreFollowsAtLeast);
                 if (!borrowed)
                 {
                     foreach (var segment in slice)

@@ -24,6 +24,8 @@ internal interface ITransportConnection : IDuplexPipe, IDisposable
     /// this transport can (a plain socket's gather write); the caller leaves the memory unchanged, and does not give it
     /// back to a pool, until that flush has completed, and treats a cancelled flush as the end of the connection (its
     /// queued data is dropped). False: nothing was queued, the caller writes (copies) the data itself.
+    /// <paramref name="moreFollows"/>: more of the same message is on its way at once (the flush may leave its last,
+    /// partial packet for the kernel to fill from the next write: MSG_MORE).
     /// </summary>
-    bool TryWriteBorrowed(in ReadOnlySequence<byte> data);
+    bool TryWriteBorrowed(in ReadOnlySequence<byte> data, bool moreFollows = false);
 }

@@ -67,8 +67,13 @@ internal abstract class SocketIo
     /// </summary>
     public abstract int TryReceive(Span<byte> buffer, out SocketError error);
 
-    /// <summary>Sends every byte of <paramref name="blocks"/> (kept alive by the caller until it completes).</summary>
-    public abstract ValueTask<int> SendAsync(List<ArraySegment<byte>> blocks);
+    /// <summary>
+    /// Sends every byte of <paramref name="blocks"/> (kept alive by the caller until it completes). With
+    /// <paramref name="moreFollows"/> (at least a full packet's worth, the next piece sent at once) the kernel may hold
+    /// the last, partial packet back until the next send or the acknowledgement of what went before (MSG_MORE; the
+    /// runtime's sockets ignore it).
+    /// </summary>
+    public abstract ValueTask<int> SendAsync(List<ArraySegment<byte>> blocks, bool moreFollows = false);
 
     /// <summary>
     /// Runs <paramref name="callback"/>(<paramref name="state"/>) when the wait <see cref="WaitReadableAsync"/> returned
@@ -138,7 +143,7 @@ internal sealed class RuntimeSocketIo : SocketIo
         }
     }
 
-    public override ValueTask<int> SendAsync(List<ArraySegment<byte>> blocks) => (_send ??= new SocketOperation()).SendAsync(_socket, blocks);
+    public override ValueTask<int> SendAsync(List<ArraySegment<byte>> blocks, bool moreFollows = false) => (_send ??= new SocketOperation()).SendAsync(_socket, blocks);
 
     public override void OnWaitCompleted(Action<object?> callback, object state) => _receive.OnCompleted(callback, state);
 

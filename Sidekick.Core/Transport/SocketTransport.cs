@@ -64,9 +64,9 @@ internal sealed class SocketTransport : ITransportConnection
 
     public PipeWriter Output => _output;
 
-    public bool TryWriteBorrowed(in ReadOnlySequence<byte> data)
+    public bool TryWriteBorrowed(in ReadOnlySequence<byte> data, bool moreFollows = false)
     {
-        _output.WriteBorrowed(data);
+        _output.WriteBorrowed(data, moreFollows);
         return true;
     }
 

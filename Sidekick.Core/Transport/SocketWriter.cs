@@ -37,6 +37,7 @@ internal sealed class SocketWriter : PipeWriter, IValueTaskSource<FlushResult>
     private int _borrowing; // 1 from a borrowed write until the send of the flush that takes it has ended
     private int _freed;
     private bool _completed;
+    private bool _moreFollows; // the next flush is a piece of a message whose next piece follows at once
     private int _released;
 
     public SocketWriter(SocketIo io)
@@ -79,7 +80,7 @@ internal sealed class SocketWriter : PipeWriter, IValueTaskSource<FlushResult>
     /// leaves borrowed memory behind: a flush cancelled before it sends drops what is queued (the caller gives the
     /// connection up), and <see cref="CancelPendingFlush"/> does not wake a flush whose send still reads borrowed memory.
     /// </summary>
-    public void WriteBorrowed(in ReadOnlySequence<byte> data)
+    public void WriteBorrowed(in ReadOnlySequence<byte> data, bool moreFollows = false)
     {
         if (_completed)
         {
@@ -92,6 +93,7 @@ internal sealed class SocketWriter : PipeWriter, IValueTaskSource<FlushResult>
         }
 
         Volatile.Write(ref _borrowing, 1);
+        _moreFollows = moreFollows;
 
         Seal();
         var blocks = _blocks ??= new List<ArraySegment<byte>>(4);
@@ -148,9 +150,11 @@ internal sealed class SocketWriter : PipeWriter, IValueTaskSource<FlushResult>
         }
 
         ValueTask<int> send;
+        var more = _moreFollows;
+        _moreFollows = false;
         try
         {
-            send = _io.SendAsync(blocks);
+            send = _io.SendAsync(blocks, more);
         }
         catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
         {

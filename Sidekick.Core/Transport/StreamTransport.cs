@@ -49,7 +49,7 @@ internal sealed class StreamTransport : ITransportConnection
     public PipeWriter Output => _output.Writer;
 
     /// <summary>The stream encrypts what it is given: the caller copies into the output pipe.</summary>
-    public bool TryWriteBorrowed(in ReadOnlySequence<byte> data) => false;
+    public bool TryWriteBorrowed(in ReadOnlySequence<byte> data, bool moreFollows = false) => false;
 
     /// <summary>The negotiated TLS protocol, when the stream is an SslStream.</summary>
     public System.Security.Authentication.SslProtocols Protocol => (_stream as SslStream)?.SslProtocol ?? default;

@@ -37,6 +37,7 @@ internal sealed class EpollSocket : SocketIo, IEpollHandler, IValueTaskSource<in
     private int _writeBlockedAt;
     private int _writeParked;
     private List<ArraySegment<byte>>? _blocks; // the send in flight; null while a connect waits
+    private int _sendFlags;
     private int _blockIndex;
     private int _blockOffset;
     private int _sent;
@@ -417,10 +418,11 @@ internal sealed class EpollSocket : SocketIo, IEpollHandler, IValueTaskSource<in
     }
 
     /// <inheritdoc />
-    public override ValueTask<int> SendAsync(List<ArraySegment<byte>> blocks)
+    public override ValueTask<int> SendAsync(List<ArraySegment<byte>> blocks, bool moreFollows = false)
     {
         _send.Source.Reset();
         _blocks = blocks;
+        _sendFlags = moreFollows ? Native.MSG_NOSIGNAL | Native.MSG_MORE : Native.MSG_NOSIGNAL;
         _blockIndex = 0;
         _blockOffset = 0;
         _sent = 0;
@@ -675,7 +677,7 @@ internal sealed class EpollSocket : SocketIo, IEpollHandler, IValueTaskSource<in
                 asked = block.Count - _blockOffset;
                 fixed (byte* p = block.AsSpan(_blockOffset))
                 {
-                    n = Native.Send(_fd, p, (nuint)asked, Native.MSG_NOSIGNAL);
+                    n = Native.Send(_fd, p, (nuint)asked, _sendFlags);
                 }
             }
             else
@@ -691,7 +693,17 @@ internal sealed class EpollSocket : SocketIo, IEpollHandler, IValueTaskSource<in
                     asked += block.Count - offset;
                 }
 
-                n = Native.Writev(_fd, iov, count);
+                if ((_sendFlags & Native.MSG_MORE) != 0)
+                {
+                    var message = default(Native.MsgHdr);
+                    message.Iov = iov;
+                    message.IovLength = (nuint)count;
+                    n = Native.SendMsg(_fd, &message, _sendFlags);
+                }
+                else
+                {
+                    n = Native.Writev(_fd, iov, count);
+                }
             }
 
             errno = n < 0 ? Marshal.GetLastPInvokeError() : 0;

@@ -44,6 +44,7 @@ internal static unsafe partial class Native
     public const int AF_INET6 = 10;
 
     public const int MSG_NOSIGNAL = 0x4000;
+    public const int MSG_MORE = 0x8000;
     public const int F_GETFL = 3;
     public const int F_SETFL = 4;
     public const int O_NONBLOCK = 0x800;
@@ -77,6 +78,21 @@ internal static unsafe partial class Native
 
     [LibraryImport("libc", EntryPoint = "send", SetLastError = true)]
     public static partial nint Send(int fd, byte* buffer, nuint length, int flags);
+
+    /// <summary>struct msghdr (x86-64 and arm64 layout), for a gather send with flags.</summary>
+    public struct MsgHdr
+    {
+        public void* Name;
+        public nuint NameLength; // socklen_t and padding
+        public IoVec* Iov;
+        public nuint IovLength;
+        public void* Control;
+        public nuint ControlLength;
+        public nint Flags; // int and padding
+    }
+
+    [LibraryImport("libc", EntryPoint = "sendmsg", SetLastError = true)]
+    public static partial nint SendMsg(int fd, MsgHdr* message, int flags);
 
     [LibraryImport("libc", EntryPoint = "writev", SetLastError = true)]
     public static partial nint Writev(int fd, IoVec* iov, int count);
