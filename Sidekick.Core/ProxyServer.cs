@@ -259,8 +259,8 @@ public sealed class ProxyServer : IAsyncDisposable
 
     /// <summary>
     /// Stops accepting, closes idle connections and half-received heads, lets in-flight requests finish for up to
-    /// <paramref name="drainTimeout"/>, then returns. Connections still open then are not aborted here (the CLI
-    /// exits, which closes them; the sweep keeps ending lingering ones in-process).
+    /// <paramref name="drainTimeout"/>, then resets the connections still open (in flight or lingering) and returns once
+    /// they have ended (at most a second more), so an embedding process keeps no connection running on disposed pools.
     /// </summary>
     public async Task StopAsync(TimeSpan drainTimeout)
     {
@@ -283,6 +283,17 @@ public sealed class ProxyServer : IAsyncDisposable
 
         var all = Task.WhenAll(_connections.Values.OfType<Task>());
         await Task.WhenAny(all, Task.Delay(drainTimeout, Time)).ConfigureAwait(false);
+        if (!all.IsCompleted)
+        {
+            // The drain time is over: what is still open is reset, as nginx does at the end of its shutdown timeout,
+            // so nothing is left running on the pools and timers disposed below.
+            foreach (var connection in _connections.Keys)
+            {
+                connection.Abort();
+            }
+
+            await Task.WhenAny(all, Task.Delay(TimeSpan.FromSeconds(1))).ConfigureAwait(false);
+        }
         await _pruneTimer.DisposeAsync().ConfigureAwait(false);
         if (_rrTimer is not null)
         {

@@ -27,16 +27,6 @@ internal interface IHealthProbe
 /// </summary>
 internal sealed class HttpHealthProbe(Http1Limits limits) : IHealthProbe
 {
-    public async ValueTask<ProbeResult> ProbeAsync(Backend backend, TimeSpan timeout, CancellationToken cancellationToken)
-    {
-        var result = await ProbeOnceAsync(backend, timeout, forceNew: false, cancellationToken).ConfigureAwait(false);
-        // A pooled connection the backend closed while idle says nothing about its health: as for traffic
-        // (E16), try once more on a fresh connection.
-        return result.StaleConnection
-            ? await ProbeOnceAsync(backend, timeout, forceNew: true, cancellationToken).ConfigureAwait(false)
-            : result;
-    }
-
     /// <summary>Go's http.Client makes at most this many requests in a row (so follows at most 9 redirects).</summary>
     private const int MaxRequests = 10;
 
@@ -45,7 +35,7 @@ internal sealed class HttpHealthProbe(Http1Limits limits) : IHealthProbe
     /// original's Go client does (10 requests at most), all within the one deadline. A redirect to another origin is not
     /// followed (the probe checks this backend, over its own connections): the backend counts as down, with the reason.
     /// </summary>
-    private async ValueTask<ProbeResult> ProbeOnceAsync(Backend backend, TimeSpan timeout, bool forceNew, CancellationToken cancellationToken)
+    public async ValueTask<ProbeResult> ProbeAsync(Backend backend, TimeSpan timeout, CancellationToken cancellationToken)
     {
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         deadline.CancelAfter(timeout);
@@ -53,7 +43,15 @@ internal sealed class HttpHealthProbe(Http1Limits limits) : IHealthProbe
         var url = origin;
         for (var redirects = 0; ; redirects++)
         {
-            var (result, location) = await GetAsync(backend, url, forceNew, deadline.Token, cancellationToken).ConfigureAwait(false);
+            var (result, location) = await GetAsync(backend, url, forceNew: false, deadline.Token, cancellationToken).ConfigureAwait(false);
+            if (result.StaleConnection)
+            {
+                // A pooled connection the backend closed while idle says nothing about its health: as for traffic
+                // (E16), the same request once more on a fresh connection, within the same deadline (as Go's
+                // transport retries it, inside the client's one timeout).
+                (result, location) = await GetAsync(backend, url, forceNew: true, deadline.Token, cancellationToken).ConfigureAwait(false);
+            }
+
             if (location is null)
             {
                 return result;
@@ -76,7 +74,6 @@ internal sealed class HttpHealthProbe(Http1Limits limits) : IHealthProbe
             }
 
             url = next;
-            forceNew = false;
         }
     }
 

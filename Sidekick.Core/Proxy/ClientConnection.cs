@@ -305,6 +305,9 @@ internal sealed partial class ClientConnection
     /// Called by the server's sweep: wakes a pending head (or lingering) read when its deadline has passed, or a
     /// pending head read when a stop has begun.
     /// </summary>
+    /// <summary>Ends the connection at once (a reset): a stop whose drain time ran out ends what is left this way.</summary>
+    internal void Abort() => _client.Abort();
+
     internal void Sweep(long now, bool stopping)
     {
         if (!_sweepableRead)

@@ -116,6 +116,41 @@ public class HealthTests
     }
 
     [Test]
+    public async Task Probe_AStaleConnectionInARedirectChain_IsRetriedForThatRequest_NotFromTheStart()
+    {
+        var paths = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        var readyAsked = 0;
+        await using var backend = new FakeBackend(async c =>
+        {
+            string? head;
+            while ((head = await c.ReadRequestAsync()) is not null)
+            {
+                var path = head.Split(' ')[1];
+                paths.Enqueue(path);
+                if (path == "/health")
+                {
+                    await c.WriteAsync("HTTP/1.1 302 Found\r\nLocation: /ready\r\nContent-Length: 0\r\n\r\n");
+                }
+                else if (Interlocked.Increment(ref readyAsked) == 1)
+                {
+                    return; // the kept-alive connection closes under the redirected request: a stale connection
+                }
+                else
+                {
+                    await c.WriteAsync("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+                }
+            }
+        });
+        await using var server = ProxyServer.Start(Options(backend.Url, backend.Url + "/health", TimeSpan.FromSeconds(30)));
+        await server.FirstHealthRound.WaitAsync(TimeSpan.FromSeconds(10));
+        var b = server.Table.Sites[0].Backends[0];
+
+        b.IsOnline.ShouldBeTrue(b.LastError);
+        // The redirected request again on a fresh connection, not the chain again from its first URL.
+        paths.ShouldBe(["/health", "/ready", "/ready"]);
+    }
+
+    [Test]
     public async Task FirstRequests_WaitForTheFirstProbe_InsteadOfGetting502()
     {
         await using var slowHealth = SlowHealth();
@@ -208,6 +243,47 @@ public class DrainTests
         probe.SocketErrorCode.ShouldBe(System.Net.Sockets.SocketError.ConnectionRefused);
         response.BodyText.ShouldBe("done");
         response.Header("Connection").ShouldBe("close");
+    }
+
+    [Test]
+    public async Task Stop_ResetsWhatIsStillInFlight_WhenTheDrainTimeIsOver()
+    {
+        var release = new TaskCompletionSource();
+        await using var backend = new FakeBackend(async c =>
+        {
+            await c.ReadRequestAsync();
+            await release.Task.WaitAsync(TimeSpan.FromSeconds(20)); // answers only after the test
+        });
+        var proxy = ProxyUnderTest.Start([backend.Url]);
+        using var client = proxy.Connect();
+        await client.SendAsync("GET /stuck HTTP/1.1\r\nHost: a\r\n\r\n");
+        for (var i = 0; i < 100 && backend.Accepted == 0; i++)
+        {
+            await Task.Delay(20);
+        }
+
+        try
+        {
+            await proxy.Server.StopAsync(TimeSpan.FromMilliseconds(200)).WaitAsync(TimeSpan.FromSeconds(10));
+
+            proxy.Server.ConnectionCount.ShouldBe(0, "the stuck request's connection was ended");
+            bool ended;
+            try
+            {
+                ended = await client.IsClosedAsync();
+            }
+            catch (System.Net.Sockets.SocketException ex) when (ex.SocketErrorCode == System.Net.Sockets.SocketError.ConnectionReset)
+            {
+                ended = true;
+            }
+
+            ended.ShouldBeTrue();
+        }
+        finally
+        {
+            release.TrySetResult();
+            await proxy.DisposeAsync();
+        }
     }
 
     [Test]
