@@ -55,6 +55,12 @@ internal sealed class SocketWriter : PipeWriter, IValueTaskSource<FlushResult>
         sizeHint = Math.Max(sizeHint, 1);
         if (_current is null || _current.Length - _currentUsed < sizeHint)
         {
+            if (_current is not null && _currentUsed == 0)
+            {
+                BlockPool<byte>.Return(_current); // empty but too small for the hint: back to the pool, not to the GC
+                _current = null;
+            }
+
             Seal();
             _current = BlockPool<byte>.Rent(sizeHint);
         }
