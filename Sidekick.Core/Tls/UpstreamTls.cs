@@ -78,17 +78,21 @@ public sealed class UpstreamTls
             return options;
         }
 
+        // No intermediate is fetched from the certificate's AIA address, with the system's roots too: Go's client does
+        // not fetch them either (a backend that omits its intermediate fails as in the original), and the handshake
+        // runs on the epoll loop's thread, which a download would block.
+        var policy = new X509ChainPolicy
+        {
+            TrustMode = _roots is null ? X509ChainTrustMode.System : X509ChainTrustMode.CustomRootTrust,
+            RevocationMode = X509RevocationMode.NoCheck,
+            DisableCertificateDownloads = true,
+        };
         if (_roots is not null)
         {
-            var policy = new X509ChainPolicy
-            {
-                TrustMode = X509ChainTrustMode.CustomRootTrust,
-                RevocationMode = X509RevocationMode.NoCheck,
-                DisableCertificateDownloads = true,
-            };
             policy.CustomTrustStore.AddRange(_roots);
-            options.CertificateChainPolicy = policy;
         }
+
+        options.CertificateChainPolicy = policy;
 
         options.RemoteCertificateValidationCallback = (_, certificate, chain, errors) =>
         {

@@ -37,6 +37,25 @@ public class UpstreamTlsTests
     }
 
     [Test]
+    public void Verification_never_downloads_an_intermediate_with_the_system_roots_or_with_cacert()
+    {
+        // As Go's client (no AIA fetching), and the handshake runs on the epoll loop, which a download would block.
+        using var dir = new TestCertificates();
+        using var ca = TestCertificates.CreateCa();
+        var caFile = dir.Write("ca.pem", TestCertificates.CertPem(ca));
+        var system = Sidekick.Core.Tls.UpstreamTls.FromOptions(new SidekickOptions());
+        var custom = Sidekick.Core.Tls.UpstreamTls.FromOptions(new SidekickOptions { CaCertFile = caFile });
+
+        foreach (var (tls, trust) in new[] { (system, System.Security.Cryptography.X509Certificates.X509ChainTrustMode.System), (custom, System.Security.Cryptography.X509Certificates.X509ChainTrustMode.CustomRootTrust) })
+        {
+            var policy = tls.ClientOptions("backend", new Sidekick.Core.Tls.StrongBox<string?>()).CertificateChainPolicy;
+            policy.ShouldNotBeNull();
+            policy.DisableCertificateDownloads.ShouldBeTrue();
+            policy.TrustMode.ShouldBe(trust);
+        }
+    }
+
+    [Test]
     public async Task Cacert_replaces_the_system_roots()
     {
         using var dir = new TestCertificates();
