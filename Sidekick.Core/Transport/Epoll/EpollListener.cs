@@ -24,7 +24,7 @@ internal sealed unsafe class EpollListener : IEpollHandler
     private int _accepting; // accept runs in progress (the loop's edge, a retry)
 
     [ThreadStatic]
-    private static bool t_accepting;
+    private static EpollListener? t_accepting; // the listener whose hand-over this thread is running
 
     /// <summary>Starts accepting on <paramref name="listener"/> (bound and listening); <paramref name="onAccepted"/> takes each new socket.</summary>
     public EpollListener(Socket listener, Action<EpollSocket> onAccepted, Action<string> onError)
@@ -67,9 +67,9 @@ internal sealed unsafe class EpollListener : IEpollHandler
             _retry = null;
         }
 
-        if (t_accepting)
+        if (t_accepting == this)
         {
-            return;
+            return; // called from this listener's own hand-over: waiting for it would wait for ever
         }
 
         // A hand-over takes microseconds; the bound only keeps a stuck callback from holding the stop for ever.
@@ -84,7 +84,7 @@ internal sealed unsafe class EpollListener : IEpollHandler
     {
         Interlocked.Increment(ref _accepting); // before the look at _closed: Close either is seen here or waits for this run
         var outer = t_accepting;
-        t_accepting = true;
+        t_accepting = this;
         try
         {
             AcceptQueued();
