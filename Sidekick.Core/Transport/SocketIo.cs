@@ -55,9 +55,8 @@ internal abstract class SocketIo
 
     /// <summary>
     /// Completes with 0 when data, a FIN or an error may be there to receive, or with an exception for a failure; holds
-    /// no buffer while it waits. On our epoll loop a socket closed (<see cref="Close"/>) under the wait or before it
-    /// completes it with -1 instead, without an exception (that is how every connection ends); the runtime's sockets
-    /// fail it with OperationAborted.
+    /// no buffer while it waits. A socket closed (<see cref="Close"/>, or disposed on the runtime's sockets) under the
+    /// wait or before it completes it with -1 instead, without an exception (that is how every connection ends).
     /// </summary>
     public abstract ValueTask<int> WaitReadableAsync();
 
@@ -127,7 +126,17 @@ internal sealed class RuntimeSocketIo : SocketIo
         socket.Blocking = false; // TryReceive returns at once; the runtime's async operations work either way
     }
 
-    public override ValueTask<int> WaitReadableAsync() => _receive.ReceiveAsync(_socket, Memory<byte>.Empty);
+    public override ValueTask<int> WaitReadableAsync()
+    {
+        try
+        {
+            return _receive.WaitReadableAsync(_socket);
+        }
+        catch (ObjectDisposedException)
+        {
+            return new ValueTask<int>(-1); // closed before the wait
+        }
+    }
 
     public override int TryReceive(Span<byte> buffer, out SocketError error)
     {

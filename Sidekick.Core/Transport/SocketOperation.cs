@@ -12,6 +12,7 @@ namespace Sidekick.Core.Transport;
 internal sealed class SocketOperation : SocketAsyncEventArgs, IValueTaskSource<int>
 {
     private ManualResetValueTaskSourceCore<int> _source; // RunContinuationsAsynchronously = false: inline
+    private bool _abortedIsClosed; // a wait for data ended by the socket's close completes with -1, not an exception
 
     public SocketOperation()
         : base(unsafeSuppressExecutionContextFlow: true)
@@ -21,7 +22,20 @@ internal sealed class SocketOperation : SocketAsyncEventArgs, IValueTaskSource<i
     /// <summary>Receives into <paramref name="memory"/> (empty: wait for data without a buffer). 0 means the peer closed.</summary>
     public ValueTask<int> ReceiveAsync(Socket socket, Memory<byte> memory)
     {
+        _abortedIsClosed = false;
         SetBuffer(memory);
+        _source.Reset();
+        return socket.ReceiveAsync(this) ? new ValueTask<int>(this, _source.Version) : Result();
+    }
+
+    /// <summary>
+    /// Waits for data without a buffer: 0 when data, a FIN or an error may be there, -1 when the socket was closed under
+    /// the wait (as on our epoll loop: every connection ends this way, and an exception each time costs CPU).
+    /// </summary>
+    public ValueTask<int> WaitReadableAsync(Socket socket)
+    {
+        _abortedIsClosed = true;
+        SetBuffer(Memory<byte>.Empty);
         _source.Reset();
         return socket.ReceiveAsync(this) ? new ValueTask<int>(this, _source.Version) : Result();
     }
@@ -54,13 +68,20 @@ internal sealed class SocketOperation : SocketAsyncEventArgs, IValueTaskSource<i
 
     private ValueTask<int> Result() => SocketError == SocketError.Success
         ? new ValueTask<int>(BytesTransferred)
+        : ClosedUnderWait ? new ValueTask<int>(-1)
         : ValueTask.FromException<int>(new SocketException((int)SocketError));
+
+    private bool ClosedUnderWait => _abortedIsClosed && SocketError == SocketError.OperationAborted;
 
     protected override void OnCompleted(SocketAsyncEventArgs e)
     {
         if (SocketError == SocketError.Success)
         {
             _source.SetResult(BytesTransferred);
+        }
+        else if (ClosedUnderWait)
+        {
+            _source.SetResult(-1);
         }
         else
         {
