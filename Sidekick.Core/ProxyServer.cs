@@ -259,8 +259,9 @@ public sealed class ProxyServer : IAsyncDisposable
 
     /// <summary>
     /// Stops accepting, closes idle connections and half-received heads, lets in-flight requests finish for up to
-    /// <paramref name="drainTimeout"/>, then resets the connections still open (in flight or lingering) and returns once
-    /// they have ended (at most a second more), so an embedding process keeps no connection running on disposed pools.
+    /// <paramref name="drainTimeout"/>, then resets the connections still in flight and returns once they have ended (at
+    /// most a second more), so an embedding process keeps no request running on disposed pools. Lingering connections
+    /// (response complete) end their linger by themselves.
     /// </summary>
     public async Task StopAsync(TimeSpan drainTimeout)
     {
@@ -286,10 +287,10 @@ public sealed class ProxyServer : IAsyncDisposable
         if (!all.IsCompleted)
         {
             // The drain time is over: what is still open is reset, as nginx does at the end of its shutdown timeout,
-            // so nothing is left running on the pools and timers disposed below.
+            // so nothing is left running on the pools and timers disposed below (lingering ones end by themselves).
             foreach (var connection in _connections.Keys)
             {
-                connection.Abort();
+                connection.Interrupt();
             }
 
             await Task.WhenAny(all, Task.Delay(TimeSpan.FromSeconds(1))).ConfigureAwait(false);
@@ -451,8 +452,7 @@ public sealed class ProxyServer : IAsyncDisposable
         catch (Exception ex) when (ex is AuthenticationException or IOException or SocketException or OperationCanceledException or ObjectDisposedException)
         {
             await ssl.DisposeAsync().ConfigureAwait(false);
-            io.Close();
-            io.Dispose();
+            io.Discard();
             return;
         }
 

@@ -133,6 +133,7 @@ internal sealed partial class ClientConnection
     }
 
     private bool _abortClient;
+    private bool _lingering; // the response is complete and the connection reads what the client still sends
 
     /// <summary>How long a closing connection keeps reading what the client still sends (lingering close).</summary>
     private static readonly TimeSpan LingerTimeout = TimeSpan.FromSeconds(2);
@@ -163,6 +164,7 @@ internal sealed partial class ClientConnection
                 return;
             }
 
+            Volatile.Write(ref _lingering, true);
             Interlocked.Increment(ref _server.LingeringCloses);
             ArmTimeout(LingerTimeout); // the server's sweep ends the linger
             _sweepableRead = true; // the sweep may end this read
@@ -302,12 +304,23 @@ internal sealed partial class ClientConnection
     }
 
     /// <summary>
+    /// Ends the connection from any thread (a stop whose drain time ran out): resets the client connection and wakes
+    /// what waits on it; the connection then ends on its own thread, which closes it. A lingering connection (its
+    /// response complete) is left to end its linger, at most <see cref="LingerTimeout"/>: a reset would throw away
+    /// what the client has not read yet.
+    /// </summary>
+    internal void Interrupt()
+    {
+        if (!Volatile.Read(ref _lingering))
+        {
+            _client.Interrupt();
+        }
+    }
+
+    /// <summary>
     /// Called by the server's sweep: wakes a pending head (or lingering) read when its deadline has passed, or a
     /// pending head read when a stop has begun.
     /// </summary>
-    /// <summary>Ends the connection at once (a reset): a stop whose drain time ran out ends what is left this way.</summary>
-    internal void Abort() => _client.Abort();
-
     internal void Sweep(long now, bool stopping)
     {
         if (!_sweepableRead)

@@ -99,6 +99,7 @@ public sealed class ServerCertificate : IDisposable
         ApplicationProtocols = [SslApplicationProtocol.Http11],
         ClientCertificateRequired = false,
         CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
+        AllowRenegotiation = false, // as Go's server; a renegotiation would write from the read side
     };
 
     /// <summary>Checks the files now (the timer does this every <see cref="PollInterval"/>).</summary>

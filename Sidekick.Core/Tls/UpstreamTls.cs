@@ -69,6 +69,7 @@ public sealed class UpstreamTls
             ApplicationProtocols = [SslApplicationProtocol.Http11],
             CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
             ClientCertificateContext = _clientCertificate,
+            AllowRenegotiation = false, // as Go's client (it never renegotiates); a renegotiation would write from the read side
         };
         if (Insecure)
         {

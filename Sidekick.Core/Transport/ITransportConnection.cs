@@ -20,6 +20,12 @@ internal interface ITransportConnection : IDuplexPipe, IDisposable
     void Abort();
 
     /// <summary>
+    /// From any thread: arms a reset and shuts the connection down, which wakes whatever waits on it (a read sees the
+    /// end, a send fails); the owner then ends and disposes it on its own thread. Nothing is released here.
+    /// </summary>
+    void Interrupt();
+
+    /// <summary>
     /// Queues <paramref name="data"/> for the next flush of <see cref="IDuplexPipe.Output"/> without copying it, when
     /// this transport can (a plain socket's gather write); the caller leaves the memory unchanged, and does not give it
     /// back to a pool, until that flush has completed, and treats a cancelled flush as the end of the connection (its

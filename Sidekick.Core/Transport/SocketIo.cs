@@ -98,6 +98,18 @@ internal abstract class SocketIo
     /// <summary>Makes the close that follows reset the connection (a zero linger: RST instead of FIN).</summary>
     public abstract void ArmReset();
 
+    /// <summary>Shuts both directions down (any thread): a wait for data wakes and sees the end, a send fails.</summary>
+    public abstract void ShutdownBoth();
+
+    /// <summary>Closes and releases everything (after a failed handshake, or a stream transport's end).</summary>
+    public void Discard()
+    {
+        Close();
+        Dispose();
+        ReceiveEnded();
+        SendEnded();
+    }
+
     /// <summary>Closes the descriptor (after <see cref="Close"/>).</summary>
     public abstract void Dispose();
 
@@ -168,6 +180,18 @@ internal sealed class RuntimeSocketIo : SocketIo
     public override void SetNoDelay() => _socket.NoDelay = true;
 
     public override void ShutdownSend() => _socket.Shutdown(SocketShutdown.Send);
+
+    public override void ShutdownBoth()
+    {
+        try
+        {
+            _socket.Shutdown(SocketShutdown.Both);
+        }
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+        {
+            // Already gone.
+        }
+    }
 
     public override void ArmReset() => SocketReset.Arm(_socket);
 

@@ -11,13 +11,16 @@ namespace Sidekick.Core.Transport;
 /// (over the runtime's NetworkStream it ran on the runtime's socket thread, and every request hopped between that
 /// thread and the loop's, two context switches per request on a sidecar's one core). A read waits for data without a
 /// buffer (a zero-byte read only waits), then receives without waiting; a write is one send that completes when the
-/// kernel has taken every byte. A cancelled read or write (a handshake that ran out of time) aborts the socket: an
-/// SslStream cannot be used after a cancelled operation anyway. The stream does not own the socket.
+/// kernel has taken every byte, one at a time (a second write while one waits for room is refused: renegotiation,
+/// which would write from the read side, is off on both ends). A cancelled read or write (a handshake that ran out
+/// of time) aborts the socket: an SslStream cannot be used after a cancelled operation anyway. The stream does not
+/// own the socket.
 /// </summary>
 internal sealed class SocketIoStream : Stream
 {
     private readonly SocketIo _io;
     private readonly List<ArraySegment<byte>> _send = new(1);
+    private int _writing; // one write at a time: a second one would replace the first's send on the socket
 
     public SocketIoStream(SocketIo io)
     {
@@ -77,6 +80,11 @@ internal sealed class SocketIoStream : Stream
             return default;
         }
 
+        if (Interlocked.Exchange(ref _writing, 1) != 0)
+        {
+            return ValueTask.FromException(new NotSupportedException("a write is already in progress on this connection"));
+        }
+
         // SslStream writes from pooled arrays; anything else is copied once.
         var segment = MemoryMarshal.TryGetArray(buffer, out var array) ? array : new ArraySegment<byte>(buffer.ToArray());
         _send.Clear();
@@ -88,12 +96,14 @@ internal sealed class SocketIoStream : Stream
         }
         catch (SocketException ex)
         {
+            Volatile.Write(ref _writing, 0);
             return ValueTask.FromException(new IOException(ex.Message, ex));
         }
 
         if (send.IsCompletedSuccessfully)
         {
             _ = send.Result;
+            Volatile.Write(ref _writing, 0);
             return default;
         }
 
@@ -176,6 +186,10 @@ internal sealed class SocketIoStream : Stream
             cancellationToken.ThrowIfCancellationRequested();
             throw new IOException(ex.Message, ex);
         }
+        finally
+        {
+            Volatile.Write(ref _writing, 0);
+        }
     }
 
     private CancellationTokenRegistration AbortOnCancel(CancellationToken cancellationToken) =>
@@ -184,11 +198,7 @@ internal sealed class SocketIoStream : Stream
             : default;
 
     /// <summary>Ends whatever waits on the socket and closes it (the owner's close that follows does nothing more).</summary>
-    private static void Abort(SocketIo io)
-    {
-        io.Close();
-        io.Dispose();
-    }
+    private static void Abort(SocketIo io) => io.Discard();
 
     private static IOException Failure(SocketError error) =>
         new(error == SocketError.OperationAborted ? "the connection was closed" : $"socket error: {error}", new SocketException((int)error));

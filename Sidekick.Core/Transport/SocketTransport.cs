@@ -70,6 +70,12 @@ internal sealed class SocketTransport : ITransportConnection
         return true;
     }
 
+    public void Interrupt()
+    {
+        _io.ArmReset();
+        _io.ShutdownBoth();
+    }
+
     public void Abort()
     {
         if (Volatile.Read(ref _disposed) != 0)

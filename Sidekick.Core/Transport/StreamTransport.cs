@@ -54,6 +54,12 @@ internal sealed class StreamTransport : ITransportConnection
     /// <summary>The negotiated TLS protocol, when the stream is an SslStream.</summary>
     public System.Security.Authentication.SslProtocols Protocol => (_stream as SslStream)?.SslProtocol ?? default;
 
+    public void Interrupt()
+    {
+        _io.ArmReset();
+        _io.ShutdownBoth();
+    }
+
     public void Abort()
     {
         if (Volatile.Read(ref _disposed) != 0)
@@ -72,9 +78,9 @@ internal sealed class StreamTransport : ITransportConnection
             return;
         }
 
-        // The socket first: pending stream operations fail at once and the pumps end.
-        _io.Close();
-        _io.Dispose();
+        // The socket first: pending stream operations fail at once and the pumps end (the send pump may stay parked
+        // on its pipe: the socket's operations are released here, not left to it).
+        _io.Discard();
         _stream.Dispose();
         _input.Writer.Complete();
         _output.Reader.Complete();

@@ -245,8 +245,7 @@ internal sealed class UpstreamPool : IDisposable
             || (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested))
         {
             await stream.DisposeAsync().ConfigureAwait(false);
-            io.Close();
-            io.Dispose();
+            io.Discard();
             var reason = failure.Value
                 ?? (ex is OperationCanceledException ? "net/http: TLS handshake timeout" : TlsErrors.Describe(ex));
             throw new ConnectFailedException(reason, ex);
@@ -254,8 +253,7 @@ internal sealed class UpstreamPool : IDisposable
         catch
         {
             await stream.DisposeAsync().ConfigureAwait(false);
-            io.Close();
-            io.Dispose();
+            io.Discard();
             throw;
         }
     }

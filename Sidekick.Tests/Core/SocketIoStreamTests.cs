@@ -61,18 +61,29 @@ public class SocketIoStreamTests(string engineName)
         new Random(11).NextBytes(expected);
 
         var write = stream.WriteAsync(expected).AsTask();
-        var received = new MemoryStream();
-        var buffer = new byte[64 * 1024];
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
-        while (received.Length < expected.Length)
-        {
-            var n = await peer.ReceiveAsync(buffer, SocketFlags.None, timeout.Token);
-            Assert.That(n, Is.GreaterThan(0), "the stream ended early");
-            received.Write(buffer, 0, n);
-        }
+        var received = await ReceiveAsync(peer, expected.Length);
 
         await write.WaitAsync(Bound);
-        Assert.That(received.ToArray(), Is.EqualTo(expected));
+        Assert.That(received, Is.EqualTo(expected));
+    }
+
+    [Test]
+    public async Task A_second_write_while_one_waits_for_room_is_refused_and_the_first_arrives_whole()
+    {
+        // SslStream writes one record at a time; a second write would replace the first's send on the socket.
+        await using var pair = await PairAsync();
+        var (stream, peer) = (pair.Stream, pair.Peer);
+        var first = new byte[8 << 20];
+        new Random(3).NextBytes(first);
+        var writing = stream.WriteAsync(first).AsTask();
+        writing.IsCompleted.ShouldBeFalse("8 MiB do not fit the socket buffers");
+
+        Assert.That(async () => await stream.WriteAsync(new byte[10]), Throws.InstanceOf<NotSupportedException>());
+
+        var received = await ReceiveAsync(peer, first.Length);
+
+        await writing.WaitAsync(Bound);
+        Assert.That(received, Is.EqualTo(first));
     }
 
     [Test]
@@ -126,6 +137,22 @@ public class SocketIoStreamTests(string engineName)
         await server.WriteAsync("pong"u8.ToArray());
         n = await reply.WaitAsync(Bound);
         Assert.That(Encoding.ASCII.GetString(buffer, 0, n), Is.EqualTo("pong"));
+    }
+
+    /// <summary>Receives exactly <paramref name="length"/> bytes (at most 20 s).</summary>
+    private static async Task<byte[]> ReceiveAsync(Socket peer, int length)
+    {
+        var received = new MemoryStream();
+        var buffer = new byte[64 * 1024];
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        while (received.Length < length)
+        {
+            var n = await peer.ReceiveAsync(buffer, SocketFlags.None, timeout.Token);
+            Assert.That(n, Is.GreaterThan(0), "the stream ended early");
+            received.Write(buffer, 0, n);
+        }
+
+        return received.ToArray();
     }
 
     private static async Task<int> ReceiveOrResetAsync(Socket peer, CancellationToken cancellationToken)

@@ -287,6 +287,114 @@ public class DrainTests
     }
 
     [Test]
+    public async Task Stop_LeavesALingeringConnection_SoTheClientStillReadsTheWholeResponse()
+    {
+        // The backend refuses the upload at its start: the connection closes with the body unread and lingers, its response handed to the kernel but not yet read by the client. A reset would destroy it.
+        const int length = 200_000;
+        await using var backend = new FakeBackend(async c =>
+        {
+            await c.ReadHeadAsync();
+            await c.WriteAsync($"HTTP/1.1 403 Forbidden\r\nContent-Length: {length}\r\n\r\n" + new string('r', length));
+            await c.ReadByteAsync(); // holds the connection; never reads the body
+        });
+        var proxy = ProxyUnderTest.Start([backend.Url]);
+        try
+        {
+            using var client = new RawClient(proxy.Port);
+            await client.SendAsync("POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 1000000\r\n\r\n" + new string('x', 1000));
+            for (var i = 0; i < 500 && Interlocked.Read(ref proxy.Server.LingeringCloses) == 0; i++)
+            {
+                await Task.Delay(10);
+            }
+
+            Interlocked.Read(ref proxy.Server.LingeringCloses).ShouldBe(1, "the connection lingers");
+            await proxy.Server.StopAsync(TimeSpan.FromMilliseconds(50)).WaitAsync(TimeSpan.FromSeconds(10));
+
+            var response = await client.ReadResponseAsync();
+            response.Status.ShouldBe(403);
+            response.Body.Length.ShouldBe(length);
+            (await client.IsClosedAsync()).ShouldBeTrue();
+        }
+        finally
+        {
+            await proxy.DisposeAsync();
+        }
+    }
+
+    [Test]
+    [NonParallelizable] // counts the process's first-chance exceptions
+    public async Task Stop_InterruptsStreamingResponses_WithoutTouchingTheirBuffersFromAnotherThread()
+    {
+        // The stop's reset comes from another thread than the connections' loop: it may only wake them. Releasing
+        // their buffers from there freed blocks a send was still reading (ArgumentOutOfRange in the send's advance).
+        var body = new byte[64 << 20]; // still streaming when the stop comes
+        await using var backend = new FakeBackend(async c =>
+        {
+            await c.ReadRequestAsync();
+            await c.WriteAsync($"HTTP/1.1 200 OK\r\nContent-Length: {body.Length}\r\n\r\n");
+            await c.WriteAsync(body);
+        });
+        var thrown = new System.Collections.Concurrent.ConcurrentQueue<Exception>();
+        void Record(object? sender, System.Runtime.ExceptionServices.FirstChanceExceptionEventArgs e) => thrown.Enqueue(e.Exception);
+        AppDomain.CurrentDomain.FirstChanceException += Record;
+        try
+        {
+            for (var round = 0; round < 10; round++)
+            {
+                var proxy = ProxyUnderTest.Start([backend.Url]);
+                var clients = new List<RawClient>();
+                var readers = new List<Task>();
+                try
+                {
+                    for (var i = 0; i < 16; i++)
+                    {
+                        var client = new RawClient(proxy.Port);
+                        clients.Add(client);
+                        await client.SendAsync("GET /big HTTP/1.1\r\nHost: a\r\n\r\n");
+                        readers.Add(DrainAsync(client.Socket)); // fast readers: most sends complete at once
+                    }
+
+                    await Task.Delay(100);
+                    await proxy.Server.StopAsync(TimeSpan.FromMilliseconds(1)).WaitAsync(TimeSpan.FromSeconds(10));
+                }
+                finally
+                {
+                    foreach (var client in clients)
+                    {
+                        client.Dispose();
+                    }
+
+                    await Task.WhenAll(readers).WaitAsync(TimeSpan.FromSeconds(10));
+                    await proxy.DisposeAsync();
+                }
+            }
+        }
+        finally
+        {
+            AppDomain.CurrentDomain.FirstChanceException -= Record;
+        }
+
+        thrown.OfType<ArgumentOutOfRangeException>().ShouldBeEmpty();
+        thrown.OfType<InvalidOperationException>().Where(e => e is not ObjectDisposedException).ShouldBeEmpty(); // (disposed: the test's own readers)
+
+        static async Task DrainAsync(System.Net.Sockets.Socket socket)
+        {
+            var buffer = new byte[64 * 1024];
+            try
+            {
+                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+                while (await socket.ReceiveAsync(buffer, System.Net.Sockets.SocketFlags.None, timeout.Token) > 0)
+                {
+                }
+            }
+            catch (Exception ex) when (ex is System.Net.Sockets.SocketException or ObjectDisposedException or OperationCanceledException)
+            {
+                // reset, or disposed by the test
+            }
+        }
+    }
+
+    [Test]
     public async Task Stop_ClosesIdleAndHalfReceivedHeads_WithoutWaitingForTheirTimeouts()
     {
         await using var backend = FakeBackend.Ok();

@@ -22,9 +22,14 @@ internal sealed class RawClient : IDisposable
     private int _start;
     private int _end;
 
-    public RawClient(int port)
+    public RawClient(int port, int receiveBufferSize = 0)
     {
         _socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        if (receiveBufferSize > 0)
+        {
+            _socket.ReceiveBufferSize = receiveBufferSize; // before the connect: it sets the window offered
+        }
+
         _socket.Connect(new IPEndPoint(IPAddress.Loopback, port));
     }
 

@@ -56,6 +56,25 @@ public class UpstreamTlsTests
     }
 
     [Test]
+    public void Renegotiation_is_refused_as_by_the_originals_go_client_and_server()
+    {
+        // A renegotiation would make SslStream write from its read side, beside a write in progress.
+        Sidekick.Core.Tls.UpstreamTls.FromOptions(new SidekickOptions())
+            .ClientOptions("backend", new Sidekick.Core.Tls.StrongBox<string?>()).AllowRenegotiation.ShouldBeFalse();
+
+        using var dir = new TestCertificates();
+        using var leaf = TestCertificates.CreateLeaf(null);
+        var options = new SidekickOptions
+        {
+            CertFile = dir.Write("tls.crt", TestCertificates.CertPem(leaf)),
+            KeyFile = dir.Write("tls.key", TestCertificates.Pkcs8Pem(leaf)),
+        };
+        using var server = Sidekick.Core.Tls.ServerCertificate.FromOptions(options, TimeProvider.System, _ => { });
+        server.ShouldNotBeNull();
+        server.ServerOptions().AllowRenegotiation.ShouldBeFalse();
+    }
+
+    [Test]
     public async Task Cacert_replaces_the_system_roots()
     {
         using var dir = new TestCertificates();

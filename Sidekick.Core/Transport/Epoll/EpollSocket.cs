@@ -291,6 +291,24 @@ internal sealed class EpollSocket : SocketIo, IEpollHandler, IValueTaskSource<in
     }
 
     /// <inheritdoc />
+    public override void ShutdownBoth()
+    {
+        if (!TryAddRef(out var added))
+        {
+            return; // already closed
+        }
+
+        try
+        {
+            _ = Native.Shutdown(_fd, Native.SHUT_RDWR); // the socket's own events wake its waits
+        }
+        finally
+        {
+            Release(added);
+        }
+    }
+
+    /// <inheritdoc />
     public override unsafe void ArmReset()
     {
         var linger = stackalloc int[2] { 1, 0 }; // struct linger { l_onoff = 1, l_linger = 0 }

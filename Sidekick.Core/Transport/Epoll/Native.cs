@@ -36,6 +36,7 @@ internal static unsafe partial class Native
     public const int SOCK_NONBLOCK = 0x800;
     public const int SOCK_CLOEXEC = 0x80000;
     public const int SHUT_WR = 1;
+    public const int SHUT_RDWR = 2;
     public const int IPPROTO_TCP = 6;
     public const int TCP_NODELAY = 1;
     public const int TCP_QUICKACK = 12;
