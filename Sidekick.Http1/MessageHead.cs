@@ -220,7 +220,15 @@ public abstract class MessageHead
 
                     break;
                 case KnownHeader.Expect:
-                    facts.ExpectContinue |= KnownHeaders.Is(value, "100-continue"u8);
+                    if (KnownHeaders.Is(value, "100-continue"u8))
+                    {
+                        facts.ExpectContinue = true;
+                    }
+                    else if (!value.IsEmpty)
+                    {
+                        facts.ExpectOther = true;
+                    }
+
                     break;
                 case KnownHeader.TE:
                     facts.TeTrailers |= ListsTrailers(value);
@@ -424,6 +432,7 @@ internal struct HeaderFacts
     public bool ConnectionKeepAlive;
     public bool ConnectionUpgrade;
     public bool ExpectContinue;
+    public bool ExpectOther; // an Expect other than 100-continue
     public bool TeTrailers;
 
     /// <summary>RFC 9112 9.3: 1.1 persists unless "close"; 1.0 only with "keep-alive".</summary>

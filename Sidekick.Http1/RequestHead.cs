@@ -12,6 +12,7 @@ public sealed class RequestHead : MessageHead
     private Segment _authority;
     private Segment _host;
     private bool _expectContinue;
+    private bool _expectOther;
     private bool _teTrailers;
 
     /// <summary>Method token.</summary>
@@ -41,6 +42,12 @@ public sealed class RequestHead : MessageHead
     /// <summary>Expect: 100-continue was sent.</summary>
     public bool ExpectContinue => _expectContinue;
 
+    /// <summary>
+    /// An expectation other than 100-continue was sent (and not 100-continue): a server may answer 417 (RFC 9110
+    /// 10.1.1), as the original's Go server does.
+    /// </summary>
+    public bool ExpectationUnsupported => _expectOther && !_expectContinue;
+
     /// <summary>TE contained "trailers".</summary>
     public bool TeTrailers => _teTrailers;
 
@@ -56,6 +63,7 @@ public sealed class RequestHead : MessageHead
         _authority = default;
         _host = default;
         _expectContinue = false;
+        _expectOther = false;
         _teTrailers = false;
     }
 
@@ -223,6 +231,7 @@ public sealed class RequestHead : MessageHead
         }
 
         _expectContinue = facts.ExpectContinue;
+        _expectOther = facts.ExpectOther;
         _teTrailers = facts.TeTrailers;
         SetMessageFacts(isHttp11, framing, facts.ContentLength, facts.KeepAlive(isHttp11), isUpgrade, facts.FirstUpgrade, headLength);
         return true;

@@ -354,6 +354,15 @@ internal sealed partial class ClientConnection
         _clientGone = false;
         _bodyPending = RequestHasBody;
 
+        // An expectation other than 100-continue cannot be met: 417 and close, as the original's Go server answers
+        // before any handler (its body, if any, is left unread).
+        if (_request.ExpectationUnsupported)
+        {
+            WriteLocal(417, "", close: true);
+            await ClientOut.FlushAsync().ConfigureAwait(false);
+            return false;
+        }
+
         // F1: /v1/health is answered by sidekick itself, any method, exact path.
         if (_request.Path.SequenceEqual("/v1/health"u8))
         {

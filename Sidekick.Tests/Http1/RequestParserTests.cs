@@ -152,6 +152,18 @@ public class RequestParserTests
         Text(head.Host).ShouldBe("h");
     }
 
+    [TestCase("Expect: 100-continue\r\n", false)]
+    [TestCase("Expect: 100-Continue\r\n", false)]
+    [TestCase("Expect: something-else\r\n", true)]
+    [TestCase("Expect: something-else\r\nExpect: 100-continue\r\n", false)]
+    [TestCase("", false)]
+    public void TryParseRequest_AnExpectationOtherThan100Continue_IsUnsupported(string expect, bool unsupported)
+    {
+        var (status, head, _, _) = Parse(Single($"PUT / HTTP/1.1\r\nHost: h\r\n{expect}Content-Length: 1\r\n\r\nx"));
+        status.ShouldBe(ParseStatus.Complete);
+        head.ExpectationUnsupported.ShouldBe(unsupported);
+    }
+
     [Test]
     public void TryParseRequest_BodyFraming_FollowsHeaders()
     {

@@ -187,6 +187,23 @@ public class ForwardingTests
     }
 
     [Test]
+    public async Task AnExpectationOtherThan100Continue_Gets417AndAClose_AsTheOriginalsGoServerAnswers()
+    {
+        await using var backend = FakeBackend.Ok();
+        await using var proxy = ProxyUnderTest.Start([backend.Url]);
+        using var client = proxy.Connect();
+
+        await client.SendAsync("PUT /up HTTP/1.1\r\nHost: a\r\nExpect: 200-ok\r\nContent-Length: 5\r\n\r\nhello");
+        var response = await client.ReadResponseAsync();
+
+        response.Status.ShouldBe(417);
+        response.Header("Connection").ShouldBe("close");
+        response.Body.Length.ShouldBe(0);
+        (await client.IsClosedAsync()).ShouldBeTrue();
+        backend.Accepted.ShouldBe(0, "nothing was forwarded");
+    }
+
+    [Test]
     public async Task ExpectContinue_InterimResponseIsRelayed_BeforeTheBodyIsSent()
     {
         await using var backend = new FakeBackend(async c =>
