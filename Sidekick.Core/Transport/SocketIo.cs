@@ -99,7 +99,14 @@ internal abstract class SocketIo
     public abstract void ArmReset();
 
     /// <summary>Shuts both directions down (any thread): a wait for data wakes and sees the end, a send fails.</summary>
-    public abstract void ShutdownBoth();
+    protected abstract void ShutdownBoth();
+
+    /// <summary>From any thread: arms a reset and shuts both directions down (see <see cref="ITransportConnection.Interrupt"/>).</summary>
+    public void Interrupt()
+    {
+        ArmReset();
+        ShutdownBoth();
+    }
 
     /// <summary>Closes and releases everything (after a failed handshake, or a stream transport's end).</summary>
     public void Discard()
@@ -181,7 +188,7 @@ internal sealed class RuntimeSocketIo : SocketIo
 
     public override void ShutdownSend() => _socket.Shutdown(SocketShutdown.Send);
 
-    public override void ShutdownBoth()
+    protected override void ShutdownBoth()
     {
         try
         {

@@ -12,20 +12,10 @@ namespace Sidekick.Core.Transport;
 internal sealed class SocketOperation : SocketAsyncEventArgs, IValueTaskSource<int>
 {
     private ManualResetValueTaskSourceCore<int> _source; // RunContinuationsAsynchronously = false: inline
-    private bool _abortedIsClosed; // a wait for data ended by the socket's close completes with -1, not an exception
 
     public SocketOperation()
         : base(unsafeSuppressExecutionContextFlow: true)
     {
-    }
-
-    /// <summary>Receives into <paramref name="memory"/> (empty: wait for data without a buffer). 0 means the peer closed.</summary>
-    public ValueTask<int> ReceiveAsync(Socket socket, Memory<byte> memory)
-    {
-        _abortedIsClosed = false;
-        SetBuffer(memory);
-        _source.Reset();
-        return socket.ReceiveAsync(this) ? new ValueTask<int>(this, _source.Version) : Result();
     }
 
     /// <summary>
@@ -34,7 +24,6 @@ internal sealed class SocketOperation : SocketAsyncEventArgs, IValueTaskSource<i
     /// </summary>
     public ValueTask<int> WaitReadableAsync(Socket socket)
     {
-        _abortedIsClosed = true;
         SetBuffer(Memory<byte>.Empty);
         _source.Reset();
         return socket.ReceiveAsync(this) ? new ValueTask<int>(this, _source.Version) : Result();
@@ -71,7 +60,8 @@ internal sealed class SocketOperation : SocketAsyncEventArgs, IValueTaskSource<i
         : ClosedUnderWait ? new ValueTask<int>(-1)
         : ValueTask.FromException<int>(new SocketException((int)SocketError));
 
-    private bool ClosedUnderWait => _abortedIsClosed && SocketError == SocketError.OperationAborted;
+    // The only receive is the wait for data (TryReceive is a plain non-blocking call).
+    private bool ClosedUnderWait => LastOperation == SocketAsyncOperation.Receive && SocketError == SocketError.OperationAborted;
 
     protected override void OnCompleted(SocketAsyncEventArgs e)
     {

@@ -52,8 +52,7 @@ internal sealed class SocketTransport : ITransportConnection
         }
         catch
         {
-            io.Close();
-            io.Dispose();
+            io.Discard();
             throw;
         }
     }
@@ -70,11 +69,7 @@ internal sealed class SocketTransport : ITransportConnection
         return true;
     }
 
-    public void Interrupt()
-    {
-        _io.ArmReset();
-        _io.ShutdownBoth();
-    }
+    public void Interrupt() => _io.Interrupt();
 
     public void Abort()
     {

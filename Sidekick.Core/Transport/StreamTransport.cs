@@ -54,11 +54,7 @@ internal sealed class StreamTransport : ITransportConnection
     /// <summary>The negotiated TLS protocol, when the stream is an SslStream.</summary>
     public System.Security.Authentication.SslProtocols Protocol => (_stream as SslStream)?.SslProtocol ?? default;
 
-    public void Interrupt()
-    {
-        _io.ArmReset();
-        _io.ShutdownBoth();
-    }
+    public void Interrupt() => _io.Interrupt();
 
     public void Abort()
     {
@@ -78,8 +74,8 @@ internal sealed class StreamTransport : ITransportConnection
             return;
         }
 
-        // The socket first: pending stream operations fail at once and the pumps end (the send pump may stay parked
-        // on its pipe: the socket's operations are released here, not left to it).
+        // The socket first: pending stream operations fail at once and the pumps end. The socket's operations are
+        // released here, not by the pumps (the send pump may stay parked on its pipe).
         _io.Discard();
         _stream.Dispose();
         _input.Writer.Complete();
@@ -116,7 +112,6 @@ internal sealed class StreamTransport : ITransportConnection
             error = Volatile.Read(ref _disposed) != 0 ? null : new IOException(ex.Message, ex);
         }
 
-        _io.ReceiveEnded();
         try
         {
             await writer.CompleteAsync(error).ConfigureAwait(false);
@@ -159,12 +154,10 @@ internal sealed class StreamTransport : ITransportConnection
             }
 
             _io.ShutdownSend();
-            _io.SendEnded();
             await reader.CompleteAsync().ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is IOException or ObjectDisposedException or SocketException or InvalidOperationException or NotSupportedException)
         {
-            _io.SendEnded();
             try
             {
                 await reader.CompleteAsync(ex).ConfigureAwait(false);

@@ -232,7 +232,6 @@ internal sealed class EpollSocket : SocketIo, IEpollHandler, IValueTaskSource<in
         }
     }
 
-
     /// <summary>
     /// O_NONBLOCK with fcntl rather than Socket.Blocking, which would also give the socket the runtime's async context
     /// (about 250 bytes per connection that this engine never uses).
@@ -291,7 +290,7 @@ internal sealed class EpollSocket : SocketIo, IEpollHandler, IValueTaskSource<in
     }
 
     /// <inheritdoc />
-    public override void ShutdownBoth()
+    protected override void ShutdownBoth()
     {
         if (!TryAddRef(out var added))
         {
@@ -671,7 +670,6 @@ internal sealed class EpollSocket : SocketIo, IEpollHandler, IValueTaskSource<in
             Release(added);
         }
     }
-
 
     /// <summary>One send or writev of what is left of the blocks; advances the position by what the kernel took.</summary>
     private unsafe nint SendSome(out int errno, out nint asked)

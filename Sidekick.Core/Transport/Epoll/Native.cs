@@ -26,7 +26,10 @@ internal static unsafe partial class Native
     public const int EMFILE = 24;
     public const int ENOBUFS = 105;
     public const int EPROTO = 71;
+    public const int EPIPE = 32;
+    public const int ENETDOWN = 100;
     public const int ENETUNREACH = 101;
+    public const int ENOTCONN = 107;
     public const int ECONNABORTED = 103;
     public const int ECONNRESET = 104;
     public const int ETIMEDOUT = 110;
@@ -128,13 +131,13 @@ internal static unsafe partial class Native
         EAGAIN => SocketError.WouldBlock,
         EINPROGRESS => SocketError.InProgress,
         EBADF => SocketError.OperationAborted,     // closed under us
-        32 => SocketError.Shutdown,                // EPIPE
-        100 => SocketError.NetworkDown,            // ENETDOWN
+        EPIPE => SocketError.Shutdown,
+        ENETDOWN => SocketError.NetworkDown,
         ENETUNREACH => SocketError.NetworkUnreachable,
         ECONNABORTED => SocketError.ConnectionAborted,
         ECONNRESET => SocketError.ConnectionReset,
         ENOBUFS => SocketError.NoBufferSpaceAvailable,
-        107 => SocketError.NotConnected,           // ENOTCONN
+        ENOTCONN => SocketError.NotConnected,
         ETIMEDOUT => SocketError.TimedOut,
         ECONNREFUSED => SocketError.ConnectionRefused,
         EHOSTUNREACH => SocketError.HostUnreachable,
