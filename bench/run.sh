@@ -213,15 +213,19 @@ TARGETS=(direct sidekick nginx haproxy)
 # scenario, once the proxies have been idle for 12 s (sidekick gives its pools and heap back after 5 to 10 s).
 REST=$W/rest.tsv; echo -e "target	start_kb	after_load_kb" > "$REST"
 declare -A REST_START; for t in sidekick nginx haproxy; do REST_START[$t]=$(rss_kb "$t"); done
+# The order of the targets turns by one place each round, so none always runs first or right after another: a
+# machine that slows down or speeds up over a scenario's few seconds favours no target across the rounds.
+rotated() { local k=$(( $1 % ($# - 1) )); shift; local a=("$@"); echo "${a[@]:k}" "${a[@]:0:k}"; }
 for round in $(seq 1 "$ROUNDS"); do
   echo "round $round"
-  for t in "${TARGETS[@]}" sidekick-trace; do run_wrk small-keepalive "$t" "$round" 64 /small; done
-  for t in "${TARGETS[@]}"; do run_wrk new-connection "$t" "$round" 16 /small -H "Connection: close"; done
-  for t in "${TARGETS[@]}"; do run_wrk get-1MiB "$t" "$round" 8 /1m; done
-  for t in "${TARGETS[@]}"; do run_wrk post-1MiB "$t" "$round" 8 /upload -s "$W/post.lua"; done
-  for t in "${TARGETS[@]}"; do run_wrk low-load-4c "$t" "$round" 4 /small; done
-  for t in "${TARGETS[@]}"; do run_wrk fixed-rate-4k "$t" "$round" 32 /small -s "$W/rate.lua"; done
-  for t in sidekick-tls nginx-tls haproxy-tls; do run_wrk tls-small-keepalive "$t" "$round" 64 /small; done
+  plain=$(rotated $((round - 1)) "${TARGETS[@]}"); tls=$(rotated $((round - 1)) sidekick-tls nginx-tls haproxy-tls)
+  for t in $(rotated $((round - 1)) "${TARGETS[@]}" sidekick-trace); do run_wrk small-keepalive "$t" "$round" 64 /small; done
+  for t in $plain; do run_wrk new-connection "$t" "$round" 16 /small -H "Connection: close"; done
+  for t in $plain; do run_wrk get-1MiB "$t" "$round" 8 /1m; done
+  for t in $plain; do run_wrk post-1MiB "$t" "$round" 8 /upload -s "$W/post.lua"; done
+  for t in $plain; do run_wrk low-load-4c "$t" "$round" 4 /small; done
+  for t in $plain; do run_wrk fixed-rate-4k "$t" "$round" 32 /small -s "$W/rate.lua"; done
+  for t in $tls; do run_wrk tls-small-keepalive "$t" "$round" 64 /small; done
 done
 
 sleep 12
