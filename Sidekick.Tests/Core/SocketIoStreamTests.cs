@@ -210,15 +210,22 @@ internal sealed class Pair : IAsyncDisposable
     private SslStream? _server;
     private SslStream? _client;
 
-    private Pair(Socket listener, SocketIo io, Socket peer)
+    private Pair(Socket listener, SocketIo io, Socket peer, Socket socket)
     {
         _listener = listener;
         _io = io;
+        Socket = socket;
         Stream = new SocketIoStream(io);
         Peer = peer;
     }
 
     public SocketIoStream Stream { get; }
+
+    /// <summary>The socket under <see cref="Stream"/>.</summary>
+    public SocketIo Io => _io;
+
+    /// <summary>The runtime's object for that socket (to ask how much it holds, say).</summary>
+    public Socket Socket { get; }
 
     public Socket Peer { get; }
 
@@ -228,15 +235,17 @@ internal sealed class Pair : IAsyncDisposable
         var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         var io = await SocketIo.ConnectAsync(client, (IPEndPoint)listener.LocalEndPoint!, engine, CancellationToken.None).AsTask().WaitAsync(Bound);
         var peer = await listener.AcceptAsync().WaitAsync(Bound);
-        return new Pair(listener, io, peer);
+        return new Pair(listener, io, peer, client);
     }
 
     /// <summary>TLS over the pair: the peer serves a self-signed certificate, the stream's side is the client.</summary>
-    public async Task<(SslStream Server, SslStream Client)> HandshakeAsync()
+    /// <paramref name="wrap"/>: what the client SslStream runs over instead of <see cref="Stream"/> itself (a stream
+    /// that watches it, say).
+    public async Task<(SslStream Server, SslStream Client)> HandshakeAsync(Func<Stream, Stream>? wrap = null)
     {
         using var certificate = TestCertificates.CreateLeaf(issuer: null);
         _server = new SslStream(new NetworkStream(Peer, ownsSocket: false));
-        _client = new SslStream(Stream, leaveInnerStreamOpen: true, (_, _, _, _) => true);
+        _client = new SslStream(wrap?.Invoke(Stream) ?? Stream, leaveInnerStreamOpen: true, (_, _, _, _) => true);
         await Task.WhenAll(
             _server.AuthenticateAsServerAsync(certificate),
             _client.AuthenticateAsClientAsync("localhost")).WaitAsync(Bound);
