@@ -35,6 +35,8 @@ internal sealed partial class ClientConnection
     private byte[] _realIp => _realIpBytes ?? FindPeerIp(real: true);
     private List<Backend>? _tried; // backends that failed this request, made at the first retry
     private long _deadline; // Environment.TickCount64 when the idle or header timeout fires; 0: none armed
+    private long _finishBy; // Environment.TickCount64 by which a body the backend already answered must be in; 0: none
+    private UpstreamConnection? _finishing; // that body's backend connection (the sweep wakes its send too)
     private volatile bool _timedOut;
     private volatile bool _sweepableRead; // a head or lingering read is pending: the only reads the sweep may cancel
     private BodyFramer _requestBody;
@@ -323,6 +325,15 @@ internal sealed partial class ClientConnection
     /// </summary>
     internal void Sweep(long now, bool stopping)
     {
+        var finishBy = Volatile.Read(ref _finishBy);
+        if (finishBy != 0 && now >= finishBy && Interlocked.CompareExchange(ref _finishBy, 0, finishBy) == finishBy)
+        {
+            // A request body still arriving after the backend answered: past its time, the copy is stopped.
+            ClientIn.CancelPendingRead();
+            Volatile.Read(ref _finishing)?.Output.CancelPendingFlush();
+            return;
+        }
+
         if (!_sweepableRead)
         {
             return; // only a head or lingering read is ever cancelled: a cancel left pending would hit a body read
@@ -853,7 +864,10 @@ internal sealed partial class ClientConnection
 
     /// <summary>
     /// Lets the request-body copy run to its end after the backend already answered, for at most the header timeout:
-    /// a client that stops sending mid-body must not hold both connections for ever. Past that, it is stopped.
+    /// a client that stops sending mid-body must not hold both connections for ever. Past that, it is stopped. The
+    /// time limit is a deadline the server's sweep checks, like the head timeout: no timer and no allocation per request
+    /// (a delay task per request stayed in the timer queue for the whole timeout, thousands of them under an upload
+    /// load, each waking the runtime's timer thread).
     /// </summary>
     private async ValueTask<BodyOutcome> FinishBodyAsync(ValueTask<BodyOutcome> body, UpstreamConnection upstream)
     {
@@ -862,13 +876,16 @@ internal sealed partial class ClientConnection
             return await body.ConfigureAwait(false);
         }
 
-        var copy = body.AsTask(); // this rare path may allocate
-        if (await Task.WhenAny(copy, Task.Delay(_server.Limits.HeaderTimeout, _server.Time)).ConfigureAwait(false) == copy)
-        {
-            return await copy.ConfigureAwait(false);
-        }
+        Volatile.Write(ref _finishing, upstream);
+        Volatile.Write(ref _finishBy, Environment.TickCount64 + (long)Math.Ceiling(_server.Limits.HeaderTimeout.TotalMilliseconds));
+        var outcome = await body.ConfigureAwait(false);
+        var inTime = Interlocked.Exchange(ref _finishBy, 0) != 0;
+        Volatile.Write(ref _finishing, null);
 
-        return await StopBodyAsync(new ValueTask<BodyOutcome>(copy), upstream).ConfigureAwait(false);
+        // When the sweep took the deadline, it stopped the copy or is about to (a cancel that comes after the copy's
+        // end is left pending on both connections): the body is not complete in time either way, so neither
+        // connection carries another request.
+        return inTime || outcome != BodyOutcome.Completed ? outcome : BodyOutcome.Cancelled;
     }
 
     /// <summary>Ends the client watch (awaited exactly once: its value task is pooled).</summary>

@@ -639,30 +639,85 @@ public class ForwardingTests
     }
 
     [Test]
-    public async Task SuccessAnsweredBeforeTheBodyEnds_TheBodyStillGoesThrough_AndBothConnectionsStayOpen()
+    public async Task SuccessAnsweredBeforeTheBodyEnds_TheBodyStillGoesThrough_BothConnectionsStayOpen_AndNoTimerIsSet()
     {
-        // As nginx's `return 200` does: answer once the head is in, then read (and discard) the rest of the body.
-        await using var backend = new FakeBackend(async c =>
-        {
-            await c.ReadHeadAsync();
-            await c.WriteAsync("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
-            (await c.ReadExactAsync(10)).ShouldBe("1234567890"u8.ToArray());
-            while (await c.ReadRequestAsync() is not null)
-            {
-                await c.WriteAsync("HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nnext");
-            }
-        });
-        await using var proxy = ProxyUnderTest.Start([backend.Url]);
+        // As nginx's `return 200` does: answer once the head is in, then read (and discard) the rest of the body. The
+        // copy's time limit is the head timeout, kept as a deadline for the server's sweep: a delay per such request
+        // stayed in the timer queue for the whole timeout. The head timeout here is a value no other timer has.
+        var headTimeout = TimeSpan.FromSeconds(47);
+        var time = new TimerWatch(headTimeout);
+        await using var backend = EarlyAnswer();
+        await using var proxy = ProxyUnderTest.Start(o => o with { Limits = o.Limits with { HeaderTimeout = headTimeout } }, time, [backend.Url]);
         using var client = proxy.Connect();
 
         await client.SendAsync("POST /up HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\n12345");
         var first = await client.ReadResponseAsync();
         first.BodyText.ShouldBe("ok");
         first.Header("Connection").ShouldBeNull();
+        await Task.Delay(50); // the proxy now waits for the rest of the body
         await client.SendAsync("67890");
         await client.SendAsync("GET /next HTTP/1.1\r\nHost: a\r\n\r\n");
         (await client.ReadResponseAsync()).BodyText.ShouldBe("next");
         backend.Accepted.ShouldBe(1);
+        time.Made.ShouldBe(0);
+    }
+
+    [Test]
+    public async Task SuccessAnsweredBeforeTheBodyEnds_AClientThatStopsSending_IsCutOffAtTheHeadTimeout()
+    {
+        var backendClosed = new TaskCompletionSource();
+        await using var backend = new FakeBackend(async c =>
+        {
+            await c.ReadHeadAsync();
+            await c.WriteAsync("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+            await c.ReadExactAsync(5);
+            if (await c.ReadByteAsync() < 0)
+            {
+                backendClosed.TrySetResult(); // the proxy gave the backend connection up too
+            }
+        });
+        await using var proxy = ProxyUnderTest.Start(
+            o => o with { Limits = o.Limits with { HeaderTimeout = TimeSpan.FromMilliseconds(300) } }, [backend.Url]);
+        using var client = proxy.Connect();
+
+        await client.SendAsync("POST /up HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\n12345");
+        (await client.ReadResponseAsync()).BodyText.ShouldBe("ok");
+
+        (await client.IsClosedAsync()).ShouldBeTrue();
+        await backendClosed.Task.WaitAsync(TimeSpan.FromSeconds(10));
+    }
+
+    /// <summary>
+    /// As nginx's `return 200` does: answers once the head is in, then reads (and discards) the rest of the 10-byte body;
+    /// answers "next" to the requests that follow.
+    /// </summary>
+    private static FakeBackend EarlyAnswer() => new(async c =>
+    {
+        await c.ReadHeadAsync();
+        await c.WriteAsync("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+        (await c.ReadExactAsync(10)).ShouldBe("1234567890"u8.ToArray());
+        while (await c.ReadRequestAsync() is not null)
+        {
+            await c.WriteAsync("HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nnext");
+        }
+    });
+
+    /// <summary>The system's time, counting the timers made with one due time.</summary>
+    private sealed class TimerWatch(TimeSpan watched) : TimeProvider
+    {
+        private int _made;
+
+        public int Made => Volatile.Read(ref _made);
+
+        public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
+        {
+            if (dueTime == watched)
+            {
+                Interlocked.Increment(ref _made);
+            }
+
+            return TimeProvider.System.CreateTimer(callback, state, dueTime, period);
+        }
     }
 
     [Test]

@@ -22,7 +22,11 @@ internal sealed class ProxyUnderTest : IAsyncDisposable
     /// </summary>
     private static readonly Lazy<FakeBackend> HealthServer = new(() => FakeBackend.Ok("ok"));
 
-    public static ProxyUnderTest Start(Func<SidekickOptions, SidekickOptions> configure, params string[][] sites)
+    public static ProxyUnderTest Start(Func<SidekickOptions, SidekickOptions> configure, params string[][] sites) =>
+        Start(configure, TimeProvider.System, sites);
+
+    /// <summary>A server on <paramref name="time"/> (a provider that watches the timers the server makes, say).</summary>
+    public static ProxyUnderTest Start(Func<SidekickOptions, SidekickOptions> configure, TimeProvider time, params string[][] sites)
     {
         var health = HealthServer.Value.Url + "/health";
         var siteOptions = sites.Select((urls, i) => new SiteOptions(i + 1, string.Join(',', urls),
@@ -33,7 +37,7 @@ internal sealed class ProxyUnderTest : IAsyncDisposable
             ListenEndPoint = new IPEndPoint(IPAddress.Loopback, 0),
             Sites = siteOptions,
         });
-        var server = ProxyServer.Start(options);
+        var server = ProxyServer.Start(options, time, Random.Shared, probe: null);
         server.FirstHealthRound.Wait(TimeSpan.FromSeconds(10)).ShouldBeTrue("first health round");
 
         // Every backend's first probe too (bounded: 10 s): a test that fails one site over to the next needs the next
