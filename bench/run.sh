@@ -226,6 +226,8 @@ for round in $(seq 1 "$ROUNDS"); do
   for t in $plain; do run_wrk low-load-4c "$t" "$round" 4 /small; done
   for t in $plain; do run_wrk fixed-rate-4k "$t" "$round" 32 /small -s "$W/rate.lua"; done
   for t in $tls; do run_wrk tls-small-keepalive "$t" "$round" 64 /small; done
+  for t in $tls; do run_wrk tls-get-1MiB "$t" "$round" 8 /1m; done
+  for t in $tls; do run_wrk tls-post-1MiB "$t" "$round" 8 /upload -s "$W/post.lua"; done
 done
 
 sleep 12
