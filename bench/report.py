@@ -33,7 +33,7 @@ data = defaultdict(lambda: defaultdict(list))
 by_round = defaultdict(lambda: defaultdict(dict))  # (scenario, target) -> key -> round -> value
 for r in rows(results):
     # wrk's Transfer/sec counts response bytes: an upload's throughput is its request rate times 1 MiB.
-    if r["scenario"].startswith("post-1MiB"):
+    if "post-1MiB" in r["scenario"]:
         r["mbps"] = r["rps"]
     for k in ("rps", "mbps", "p50_ms", "p99_ms", "cpu_us", "rss_idle_kb", "rss_load_kb", "alloc_per_req"):
         data[(r["scenario"], r["target"])][k].append(num(r[k]))
