@@ -168,16 +168,20 @@ internal sealed class SocketReader : PipeReader, IValueTaskSource<ReadResult>
         }
     }
 
+    /// <summary>
+    /// Ends the parked read as cancelled, or the next read when none is parked, from any thread. The flag goes up
+    /// before the parked one is taken, and a read parks only after it checked the flag, both with full fences: a read
+    /// that parks as the cancel comes either sees the flag or is taken by it (taking the parked flag first lost the
+    /// cancel when the read parked in between, and left it for the read after).
+    /// </summary>
     public override void CancelPendingRead()
     {
+        Interlocked.Exchange(ref _cancelNext, 1);
         if (Interlocked.Exchange(ref _parked, 0) == 1)
         {
+            Interlocked.Exchange(ref _cancelNext, 0); // it applies to this read, not to the next
             _tokenRegistration.Unregister();
             _source.SetResult(Result(cancelled: true));
-        }
-        else
-        {
-            Volatile.Write(ref _cancelNext, 1);
         }
     }
 

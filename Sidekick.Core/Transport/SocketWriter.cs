@@ -189,12 +189,14 @@ internal sealed class SocketWriter : PipeWriter, IValueTaskSource<FlushResult>
         Volatile.Write(ref _sending, 1);
         _pendingSend = send;
         _flush.Reset();
-        Volatile.Write(ref _flushWaiting, 1);
+        Interlocked.Exchange(ref _flushWaiting, 1); // a full fence: a cancel from now on finds it, or this finds the cancel
         var version = _flush.Version;
         _io.OnSendCompleted(static s => ((SocketWriter)s!).OnSendCompleted(), this);
-        if (Interlocked.Exchange(ref _cancelNext, 0) == 1)
+        if (Volatile.Read(ref _cancelNext) == 1 && !ReadsBorrowedMemory && Interlocked.Exchange(ref _flushWaiting, 0) == 1)
         {
-            CancelPendingFlush(); // a cancel that arrived while this flush was being set up
+            // A cancel that came while this flush was being set up (taken here, unless the cancel took the flush).
+            Interlocked.Exchange(ref _cancelNext, 0);
+            _flush.SetResult(new FlushResult(isCanceled: true, isCompleted: false));
         }
 
         return new ValueTask<FlushResult>(this, version);
@@ -205,23 +207,28 @@ internal sealed class SocketWriter : PipeWriter, IValueTaskSource<FlushResult>
     /// while that send reads borrowed memory (the caller would give it back under the send): the cancel then applies to
     /// the next flush, and this one ends with its send (or with the socket's close).
     /// </summary>
+    /// <remarks>
+    /// From any thread. The flag goes up before the waiting flush is taken, and a flush is marked waiting (with a full
+    /// fence) before it looks at the flag: a flush being set up as the cancel comes either sees the flag or is taken by
+    /// it (taking the waiting flag first lost the cancel when the flush was marked waiting in between).
+    /// </remarks>
     public override void CancelPendingFlush()
     {
-        if (Volatile.Read(ref _borrowing) == 1 && Volatile.Read(ref _sending) == 1)
+        Interlocked.Exchange(ref _cancelNext, 1);
+        if (ReadsBorrowedMemory)
         {
-            Volatile.Write(ref _cancelNext, 1);
             return;
         }
 
         if (Interlocked.Exchange(ref _flushWaiting, 0) == 1)
         {
+            Interlocked.Exchange(ref _cancelNext, 0); // it applies to this flush, not to the next
             _flush.SetResult(new FlushResult(isCanceled: true, isCompleted: false));
         }
-        else
-        {
-            Volatile.Write(ref _cancelNext, 1);
-        }
     }
+
+    /// <summary>The send in flight reads borrowed memory: a cancel waits for the next flush.</summary>
+    private bool ReadsBorrowedMemory => Volatile.Read(ref _borrowing) == 1 && Volatile.Read(ref _sending) == 1;
 
     public override void Complete(Exception? exception = null) => _ = CompleteAsync(exception).AsTask();
 

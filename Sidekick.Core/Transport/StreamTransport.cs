@@ -92,9 +92,9 @@ internal sealed class StreamTransport : ITransportConnection
     {
         var writer = _input.Writer;
         Exception? error = null;
+        var gathered = 0;
         try
         {
-            var gathered = 0;
             while (true)
             {
                 // Wait for data without a buffer (SslStream supports zero-byte reads), then take up to a whole TLS
@@ -132,14 +132,23 @@ internal sealed class StreamTransport : ITransportConnection
                 }
             }
 
-            if (gathered > 0)
-            {
-                await writer.FlushAsync().ConfigureAwait(false); // what came before the end
-            }
         }
         catch (Exception ex) when (ex is IOException or ObjectDisposedException or SocketException or InvalidOperationException or System.Security.Authentication.AuthenticationException)
         {
             error = Volatile.Read(ref _disposed) != 0 ? null : new IOException(ex.Message, ex);
+        }
+
+        if (gathered > 0 && Volatile.Read(ref _disposed) == 0)
+        {
+            // What came before the end or the failure reaches the proxy first: a reader of a pipe completed with an
+            // error gets the error, not the data still unflushed in it.
+            try
+            {
+                await writer.FlushAsync().ConfigureAwait(false);
+            }
+            catch (InvalidOperationException)
+            {
+            }
         }
 
         try

@@ -510,6 +510,47 @@ public class SocketTransportTests(string engineName)
     }
 
     [Test]
+    public async Task CancelPendingRead_from_another_thread_as_a_read_parks_is_never_lost()
+    {
+        // The proxy's sweep cancels a read from its timer thread while the connection's own thread may be parking that
+        // read: the cancel must end it, not stay behind for the read after (up to 2,000 tries, at most 4 s).
+        var (transport, peer, listener) = await PairAsync();
+        using var _ = transport;
+        using var __ = peer;
+        using var ___ = listener;
+        var input = transport.Input;
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        for (var i = 0; i < 2000 && watch.Elapsed < TimeSpan.FromSeconds(4); i++)
+        {
+            var read = Race(() => input.ReadAsync(), input.CancelPendingRead, reverse: i % 2 == 1);
+            var result = await read.AsTask().WaitAsync(TimeSpan.FromSeconds(5)); // times out when the cancel was lost
+            Assert.That(result.IsCanceled, Is.True, $"try {i}: the read ended cancelled");
+            input.AdvanceTo(result.Buffer.Start);
+        }
+    }
+
+    /// <summary>Runs <paramref name="start"/> and <paramref name="cancel"/> on two threads released at the same moment.</summary>
+    private static T Race<T>(Func<T> start, Action cancel, bool reverse)
+    {
+        var go = 0;
+        T started = default!;
+        var a = new Thread(() => { SpinUntil(ref go); started = start(); });
+        var b = new Thread(() => { SpinUntil(ref go); Thread.SpinWait(Random.Shared.Next(0, 40)); cancel(); });
+        (reverse ? b : a).Start();
+        (reverse ? a : b).Start();
+        Volatile.Write(ref go, 1);
+        Assert.That(a.Join(TimeSpan.FromSeconds(5)) && b.Join(TimeSpan.FromSeconds(5)), Is.True);
+        return started;
+
+        static void SpinUntil(ref int flag)
+        {
+            for (var spins = 0; Volatile.Read(ref flag) == 0 && spins < 100_000_000; spins++)
+            {
+            }
+        }
+    }
+
+    [Test]
     public async Task CancelPendingRead_with_no_read_waiting_cancels_the_next_read_only()
     {
         var (transport, peer, listener) = await PairAsync();

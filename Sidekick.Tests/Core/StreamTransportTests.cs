@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.IO.Pipelines;
+using System.Net.Security;
 using Sidekick.Core.Transport;
 
 namespace Sidekick.Tests.Core;
@@ -80,11 +81,8 @@ public class StreamTransportTests(string engineName)
         // Four records wait in the socket before the transport's first wait for data ends (the gate holds it): they
         // reach the proxy in one piece, so a body goes on to the backend in one send instead of one per record.
         await using var pair = await Pair.ConnectAsync(_engine);
-        Tap? gate = null;
-        var (server, client) = await pair.HandshakeAsync(inner => gate = new Tap(inner));
-        gate!.Shut();
-        using var transport = StreamTransport.Create(client, pair.Io);
-        var first = transport.Input.ReadAsync().AsTask();
+        var (server, transport, gate, first) = await GatedAsync(pair);
+        using var _ = transport;
 
         var body = new byte[4 * Record];
         Random.Shared.NextBytes(body);
@@ -120,6 +118,44 @@ public class StreamTransportTests(string engineName)
         result = await transport.Input.ReadAsync().AsTask().WaitAsync(Bound);
         Assert.That(result.Buffer.ToArray(), Is.EqualTo("second"u8.ToArray()));
         transport.Input.AdvanceTo(result.Buffer.End);
+    }
+
+    [Test]
+    public async Task Records_gathered_before_a_broken_one_still_reach_the_proxy()
+    {
+        // A request in a record, then a record cut short and the end: the request reaches the proxy before the failure.
+        await using var pair = await Pair.ConnectAsync(_engine);
+        var (server, transport, gate, first) = await GatedAsync(pair);
+        using var _ = transport;
+
+        var request = "GET / HTTP/1.1\r\nHost: a\r\n\r\n"u8.ToArray();
+        await server.WriteAsync(request).AsTask().WaitAsync(Bound);
+        pair.Peer.Send([0x17, 0x03, 0x03, 0x00, 0x40, 1, 2, 3]); // application data, 64 bytes announced, 3 sent
+        pair.Peer.Shutdown(System.Net.Sockets.SocketShutdown.Send);
+        for (var i = 0; i < 1000 && pair.Socket.Available < 8; i++)
+        {
+            await Task.Delay(10);
+        }
+
+        gate.Open();
+        var result = await first.WaitAsync(Bound);
+        Assert.That(result.Buffer.ToArray(), Is.EqualTo(request));
+        transport.Input.AdvanceTo(result.Buffer.End);
+        Assert.That(async () => await transport.Input.ReadAsync().AsTask().WaitAsync(Bound), Throws.InstanceOf<IOException>(),
+            "then the failure");
+    }
+
+    /// <summary>
+    /// TLS over <paramref name="pair"/> and a transport on its client side whose first wait for data is held by the
+    /// returned gate; the proxy's first read is already waiting.
+    /// </summary>
+    private static async Task<(SslStream Server, StreamTransport Transport, Tap Gate, Task<ReadResult> First)> GatedAsync(Pair pair)
+    {
+        Tap? gate = null;
+        var (server, client) = await pair.HandshakeAsync(inner => gate = new Tap(inner));
+        gate!.Shut();
+        var transport = StreamTransport.Create(client, pair.Io);
+        return (server, transport, gate, transport.Input.ReadAsync().AsTask());
     }
 
     private static async Task<byte[]> ReadExactlyAsync(Stream stream, int length)
