@@ -316,6 +316,7 @@ internal sealed partial class ClientConnection
         if (!Volatile.Read(ref _lingering))
         {
             _client.Interrupt();
+            Volatile.Read(ref _finishing)?.Output.CancelPendingFlush(); // a body copy waiting on a backend that stopped reading
         }
     }
 
@@ -878,9 +879,17 @@ internal sealed partial class ClientConnection
 
         Volatile.Write(ref _finishing, upstream);
         Volatile.Write(ref _finishBy, Environment.TickCount64 + (long)Math.Ceiling(_server.Limits.HeaderTimeout.TotalMilliseconds));
-        var outcome = await body.ConfigureAwait(false);
-        var inTime = Interlocked.Exchange(ref _finishBy, 0) != 0;
-        Volatile.Write(ref _finishing, null);
+        BodyOutcome outcome;
+        bool inTime;
+        try
+        {
+            outcome = await body.ConfigureAwait(false);
+        }
+        finally
+        {
+            inTime = Interlocked.Exchange(ref _finishBy, 0) != 0;
+            Volatile.Write(ref _finishing, null);
+        }
 
         // When the sweep took the deadline, it stopped the copy or is about to (a cancel that comes after the copy's
         // end is left pending on both connections): the body is not complete in time either way, so neither
