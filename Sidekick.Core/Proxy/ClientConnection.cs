@@ -37,6 +37,7 @@ internal sealed partial class ClientConnection
     private long _deadline; // Environment.TickCount64 when the idle or header timeout fires; 0: none armed
     private long _finishBy; // Environment.TickCount64 by which a body the backend already answered must be in; 0: none
     private UpstreamConnection? _finishing; // that body's backend connection (the sweep wakes its send too)
+    private UpstreamConnection? _exchanging; // the backend connection of the exchange in flight (a stop ends it too)
     private volatile bool _timedOut;
     private volatile bool _sweepableRead; // a head or lingering read is pending: the only reads the sweep may cancel
     private BodyFramer _requestBody;
@@ -316,7 +317,9 @@ internal sealed partial class ClientConnection
         if (!Volatile.Read(ref _lingering))
         {
             _client.Interrupt();
-            Volatile.Read(ref _finishing)?.Output.CancelPendingFlush(); // a body copy waiting on a backend that stopped reading
+            // And the backend connection: a body copy waiting on a backend that stopped reading, and the response read
+            // beside it, wait on that connection, not on the client's.
+            Volatile.Read(ref _exchanging)?.Transport.Interrupt();
         }
     }
 
@@ -584,6 +587,7 @@ internal sealed partial class ClientConnection
         var reusable = false;
         ValueTask<BodyOutcome>? bodyTask = null; // pooled: awaited exactly once, then set to null
         ValueTask<bool>? watchTask = null;
+        Volatile.Write(ref _exchanging, upstream);
         try
         {
             try
@@ -694,7 +698,8 @@ internal sealed partial class ClientConnection
                 await StopBodyAsync(unfinished, upstream).ConfigureAwait(false);
             }
 
-            if (reusable)
+            Volatile.Write(ref _exchanging, null);
+            if (reusable && !_server.IsStopping)
             {
                 upstream.Pool.Return(upstream);
             }

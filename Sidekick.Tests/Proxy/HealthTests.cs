@@ -287,6 +287,61 @@ public class DrainTests
     }
 
     [Test]
+    public async Task Stop_EndsAnUploadStuckOnABackendThatStoppedReading()
+    {
+        // The backend takes the head, then neither reads the body nor answers: the body copy waits on the backend's
+        // connection, not the client's. After the drain time the stop ends it, the backend's connection too.
+        var backendEnded = new TaskCompletionSource();
+        var release = new TaskCompletionSource();
+        await using var backend = new FakeBackend(async c =>
+        {
+            await c.ReadHeadAsync();
+            await Task.WhenAny(release.Task, Task.Delay(TimeSpan.FromSeconds(20)));
+            try
+            {
+                await c.DiscardAsync(long.MaxValue); // reads to the end: the proxy closed (or reset) its side
+            }
+            catch (System.Net.Sockets.SocketException)
+            {
+            }
+
+            backendEnded.TrySetResult();
+        });
+        var proxy = ProxyUnderTest.Start([backend.Url]);
+        using var client = proxy.Connect();
+        const long length = 64L << 20;
+        var uploading = Task.Run(async () =>
+        {
+            await client.SendAsync($"PUT /up HTTP/1.1\r\nHost: a\r\nContent-Length: {length}\r\n\r\n");
+            var chunk = new byte[8 << 20];
+            for (var i = 0; i < 8; i++)
+            {
+                await client.SendAsync(chunk); // more than every buffer on the way takes: it stops, then fails at the stop
+            }
+        });
+        for (var i = 0; i < 100 && backend.Accepted == 0; i++)
+        {
+            await Task.Delay(20);
+        }
+
+        await Task.Delay(300); // the buffers fill up: the copy waits on the backend
+        try
+        {
+            await proxy.Server.StopAsync(TimeSpan.FromMilliseconds(200)).WaitAsync(TimeSpan.FromSeconds(10));
+
+            proxy.Server.ConnectionCount.ShouldBe(0, "the stuck upload's connection was ended");
+            release.TrySetResult();
+            await backendEnded.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        }
+        finally
+        {
+            release.TrySetResult();
+            await proxy.DisposeAsync();
+            await Task.WhenAny(uploading, Task.Delay(TimeSpan.FromSeconds(5)));
+        }
+    }
+
+    [Test]
     public async Task Stop_LeavesALingeringConnection_SoTheClientStillReadsTheWholeResponse()
     {
         // The backend refuses the upload at its start: the connection closes with the body unread and lingers, its response handed to the kernel but not yet read by the client. A reset would destroy it.
