@@ -441,7 +441,8 @@ public sealed class ProxyServer : IAsyncDisposable
     /// <summary>TLS termination (H2): handshake within <see cref="ProxyLimits.TlsHandshakeTimeout"/>, then HTTP/1.1 over the stream; a failed handshake just closes.</summary>
     private async Task AcceptTlsAsync(SocketIo io, ServerCertificate certificate)
     {
-        var ssl = new SslStream(new SocketIoStream(io), leaveInnerStreamOpen: false);
+        var under = new SocketIoStream(io);
+        var ssl = new SslStream(under, leaveInnerStreamOpen: false);
         try
         {
             io.SetNoDelay();
@@ -456,7 +457,7 @@ public sealed class ProxyServer : IAsyncDisposable
             return;
         }
 
-        Track(new ClientConnection(this, StreamTransport.Create(ssl, io)));
+        Track(new ClientConnection(this, StreamTransport.Create(ssl, io, under)));
     }
 
     private void PruneIdle()

@@ -27,6 +27,12 @@ internal sealed class SocketIoStream : Stream
         _io = io;
     }
 
+    /// <summary>
+    /// The next write is followed at once by another of the same message (its send goes with MSG_MORE, so the kernel
+    /// fills its last packet from the next one): set by the writer around all but the last record of a batch.
+    /// </summary>
+    public bool MoreFollows { get; set; }
+
     public override bool CanRead => true;
 
     public override bool CanWrite => true;
@@ -92,7 +98,7 @@ internal sealed class SocketIoStream : Stream
         ValueTask<int> send;
         try
         {
-            send = _io.SendAsync(_send);
+            send = _io.SendAsync(_send, MoreFollows);
         }
         catch (SocketException ex)
         {

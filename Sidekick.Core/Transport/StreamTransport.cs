@@ -32,21 +32,27 @@ internal sealed class StreamTransport : ITransportConnection
 
     private readonly Stream _stream;
     private readonly SocketIo _io;
+    private readonly SocketIoStream? _under; // the stream under the SslStream, told when more records follow
     private readonly Pipe _input = new(PipeOptions);
     private readonly Pipe _output = new(PipeOptions);
     private int _disposed;
 
-    private StreamTransport(Stream stream, SocketIo io)
+    private StreamTransport(Stream stream, SocketIo io, SocketIoStream? under)
     {
         _stream = stream;
         _io = io;
+        _under = under;
         RemoteEndPoint = io.RemoteEndPoint;
         _ = ReceiveAsync();
         _ = SendAsync();
     }
 
-    /// <summary>Wraps an authenticated stream over <paramref name="io"/>; the transport owns both.</summary>
-    public static StreamTransport Create(Stream stream, SocketIo io) => new(stream, io);
+    /// <summary>
+    /// Wraps an authenticated stream over <paramref name="io"/>; the transport owns both. <paramref name="under"/>:
+    /// the socket's stream right under <paramref name="stream"/>, when it is one (the records of a batch but the last
+    /// then go with MSG_MORE).
+    /// </summary>
+    public static StreamTransport Create(Stream stream, SocketIo io, SocketIoStream? under = null) => new(stream, io, under);
 
     public EndPoint? RemoteEndPoint { get; }
 
@@ -162,33 +168,51 @@ internal sealed class StreamTransport : ITransportConnection
 
     /// <summary>
     /// Writes <paramref name="buffer"/> in pieces of up to one TLS record: the output pipe's 4 KiB blocks written one
-    /// by one made a record and a send(2) of each (about 256 of both per MiB instead of 64). A single block goes as it
-    /// is (the stream splits one larger than a record itself); several are gathered into a buffer rented for the write
-    /// (writing blocks of a whole record each without gathering them was tried: no faster, and each response held a
-    /// 16 KiB block).
+    /// by one made a record and a send(2) of each (about 256 of both per MiB instead of 64). A piece that lies in one
+    /// block goes as it is; one across blocks is gathered into a buffer rented for the write. All but the last piece go
+    /// with MSG_MORE: the kernel sends full packets instead of one short one per record (writing blocks of a whole
+    /// record each, without gathering, was tried: no faster, and each response held a 16 KiB block).
     /// </summary>
     private async ValueTask WriteRecordsAsync(ReadOnlySequence<byte> buffer)
     {
-        if (buffer.IsSingleSegment)
-        {
-            await _stream.WriteAsync(buffer.First).ConfigureAwait(false);
-            return;
-        }
-
-        var record = ArrayPool<byte>.Shared.Rent(RecordAtMost);
+        byte[]? record = null;
         try
         {
             while (!buffer.IsEmpty)
             {
                 var n = (int)Math.Min(buffer.Length, RecordAtMost);
-                buffer.Slice(0, n).CopyTo(record);
-                await _stream.WriteAsync(record.AsMemory(0, n)).ConfigureAwait(false);
+                ReadOnlyMemory<byte> piece;
+                if (buffer.First.Length >= n)
+                {
+                    piece = buffer.First[..n];
+                }
+                else
+                {
+                    record ??= ArrayPool<byte>.Shared.Rent(RecordAtMost);
+                    buffer.Slice(0, n).CopyTo(record);
+                    piece = record.AsMemory(0, n);
+                }
+
                 buffer = buffer.Slice(n);
+                if (_under is not null)
+                {
+                    _under.MoreFollows = !buffer.IsEmpty;
+                }
+
+                await _stream.WriteAsync(piece).ConfigureAwait(false);
             }
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(record);
+            if (_under is not null)
+            {
+                _under.MoreFollows = false;
+            }
+
+            if (record is not null)
+            {
+                ArrayPool<byte>.Shared.Return(record);
+            }
         }
     }
 

@@ -232,14 +232,15 @@ internal sealed class UpstreamPool : IDisposable
 
     private async Task<UpstreamConnection> HandshakeAsync(SocketIo io, CancellationToken cancellationToken)
     {
-        var stream = new SslStream(new SocketIoStream(io), leaveInnerStreamOpen: false);
+        var under = new SocketIoStream(io);
+        var stream = new SslStream(under, leaveInnerStreamOpen: false);
         var failure = new StrongBox<string?>();
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(_context.HandshakeTimeout);
         try
         {
             await stream.AuthenticateAsClientAsync(_context.Tls.ClientOptions(_tlsServerName!, failure), timeout.Token).ConfigureAwait(false);
-            return new UpstreamConnection(StreamTransport.Create(stream, io), this);
+            return new UpstreamConnection(StreamTransport.Create(stream, io, under), this);
         }
         catch (Exception ex) when (ex is AuthenticationException or IOException or SocketException
             || (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested))

@@ -7,8 +7,9 @@ namespace Sidekick.Tests.Core;
 
 /// <summary>
 /// A TLS connection's transport moves data in whole TLS records, on both engines: what the proxy writes in the output
-/// pipe's 4 KiB blocks leaves in records of up to 16 KiB (one record and one send each), the input takes a whole
-/// record at a time, and records already there reach the proxy together (never held back waiting for more).
+/// pipe's 4 KiB blocks leaves in records of up to 16 KiB (one record and one send each, all but the last of a batch
+/// with MSG_MORE), the input takes a whole record at a time, and records already there reach the proxy together
+/// (never held back waiting for more).
 /// </summary>
 [TestFixture("epoll")]
 [TestFixture("runtime")]
@@ -24,7 +25,7 @@ public class StreamTransportTests(string engineName)
         await using var pair = await Pair.ConnectAsync(_engine);
         Tap? tap = null;
         var (server, client) = await pair.HandshakeAsync(inner => tap = new Tap(inner));
-        using var transport = StreamTransport.Create(client, pair.Io);
+        using var transport = StreamTransport.Create(client, pair.Io, pair.Stream);
         tap!.ClearWrites(); // the handshake's
 
         var body = new byte[4 * Record];
@@ -42,6 +43,8 @@ public class StreamTransportTests(string engineName)
         var sizes = tap.Writes;
         Assert.That(sizes, Has.Count.EqualTo(4), $"one record per 16 KiB, not one per 4 KiB block: {string.Join(", ", sizes)}");
         Assert.That(sizes, Has.All.InRange(Record, Record + 256), "each a full record with its header and tag");
+        Assert.That(tap.MoreFollowed, Is.EqualTo(new[] { true, true, true, false }), "all but the last with MSG_MORE");
+        Assert.That(pair.Stream.MoreFollows, Is.False, "and nothing after the batch");
     }
 
     [Test]
@@ -172,6 +175,7 @@ public class StreamTransportTests(string engineName)
     private sealed class Tap(Stream inner) : Stream
     {
         private readonly List<int> _writes = [];
+        private readonly List<bool> _more = [];
         private TaskCompletionSource _open = Opened();
 
         public List<int> Writes
@@ -181,6 +185,18 @@ public class StreamTransportTests(string engineName)
                 lock (_writes)
                 {
                     return [.. _writes];
+                }
+            }
+        }
+
+        /// <summary>For each write, whether the socket's stream below was told that more follows at once.</summary>
+        public List<bool> MoreFollowed
+        {
+            get
+            {
+                lock (_writes)
+                {
+                    return [.. _more];
                 }
             }
         }
@@ -200,6 +216,7 @@ public class StreamTransportTests(string engineName)
             lock (_writes)
             {
                 _writes.Clear();
+                _more.Clear();
             }
         }
 
@@ -260,6 +277,7 @@ public class StreamTransportTests(string engineName)
             lock (_writes)
             {
                 _writes.Add(size);
+                _more.Add(inner is SocketIoStream { MoreFollows: true });
             }
         }
     }
