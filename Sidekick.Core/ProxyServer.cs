@@ -457,7 +457,7 @@ public sealed class ProxyServer : IAsyncDisposable
             return;
         }
 
-        Track(new ClientConnection(this, StreamTransport.Create(ssl, io, under)));
+        Track(new ClientConnection(this, StreamTransport.Create(ssl, under)));
     }
 
     private void PruneIdle()

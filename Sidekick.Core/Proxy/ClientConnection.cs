@@ -36,8 +36,7 @@ internal sealed partial class ClientConnection
     private List<Backend>? _tried; // backends that failed this request, made at the first retry
     private long _deadline; // Environment.TickCount64 when the idle or header timeout fires; 0: none armed
     private long _finishBy; // Environment.TickCount64 by which a body the backend already answered must be in; 0: none
-    private UpstreamConnection? _finishing; // that body's backend connection (the sweep wakes its send too)
-    private UpstreamConnection? _exchanging; // the backend connection of the exchange in flight (a stop ends it too)
+    private UpstreamConnection? _exchanging; // the backend connection of the exchange in flight (a stop or the finish deadline wakes it too)
     private volatile bool _timedOut;
     private volatile bool _sweepableRead; // a head or lingering read is pending: the only reads the sweep may cancel
     private BodyFramer _requestBody;
@@ -334,7 +333,7 @@ internal sealed partial class ClientConnection
         {
             // A request body still arriving after the backend answered: past its time, the copy is stopped.
             ClientIn.CancelPendingRead();
-            Volatile.Read(ref _finishing)?.Output.CancelPendingFlush();
+            Volatile.Read(ref _exchanging)?.Output.CancelPendingFlush();
             return;
         }
 
@@ -677,7 +676,7 @@ internal sealed partial class ClientConnection
                 var finishCopy = _response.StatusCode is >= 200 and < 300 && _response.KeepAlive
                     && _response.Framing != BodyFraming.UntilClose && !_request.ExpectContinue && !_clientGone;
                 var copied = finishCopy
-                    ? await FinishBodyAsync(requestBody, upstream).ConfigureAwait(false)
+                    ? await FinishBodyAsync(requestBody).ConfigureAwait(false)
                     : await StopBodyAsync(requestBody, upstream).ConfigureAwait(false);
                 requestBodyDone = copied == BodyOutcome.Completed;
                 _bodyPending = !requestBodyDone;
@@ -875,14 +874,13 @@ internal sealed partial class ClientConnection
     /// (a delay task per request stayed in the timer queue for the whole timeout, thousands of them under an upload
     /// load, each waking the runtime's timer thread).
     /// </summary>
-    private async ValueTask<BodyOutcome> FinishBodyAsync(ValueTask<BodyOutcome> body, UpstreamConnection upstream)
+    private async ValueTask<BodyOutcome> FinishBodyAsync(ValueTask<BodyOutcome> body)
     {
         if (body.IsCompleted)
         {
             return await body.ConfigureAwait(false);
         }
 
-        Volatile.Write(ref _finishing, upstream);
         Volatile.Write(ref _finishBy, Environment.TickCount64 + (long)Math.Ceiling(_server.Limits.HeaderTimeout.TotalMilliseconds));
         BodyOutcome outcome;
         bool inTime;
@@ -893,7 +891,6 @@ internal sealed partial class ClientConnection
         finally
         {
             inTime = Interlocked.Exchange(ref _finishBy, 0) != 0;
-            Volatile.Write(ref _finishing, null);
         }
 
         // When the sweep took the deadline, it stopped the copy or is about to (a cancel that comes after the copy's

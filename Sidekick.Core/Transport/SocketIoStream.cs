@@ -27,6 +27,9 @@ internal sealed class SocketIoStream : Stream
         _io = io;
     }
 
+    /// <summary>The socket under this stream.</summary>
+    public SocketIo Io => _io;
+
     /// <summary>
     /// The next write is followed at once by another of the same message (its send goes with MSG_MORE, so the kernel
     /// fills its last packet from the next one): set by the writer around all but the last record of a batch.

@@ -32,27 +32,26 @@ internal sealed class StreamTransport : ITransportConnection
 
     private readonly Stream _stream;
     private readonly SocketIo _io;
-    private readonly SocketIoStream? _under; // the stream under the SslStream, told when more records follow
+    private readonly SocketIoStream _under; // the stream under the SslStream, told when more records follow
     private readonly Pipe _input = new(PipeOptions);
     private readonly Pipe _output = new(PipeOptions);
     private int _disposed;
 
-    private StreamTransport(Stream stream, SocketIo io, SocketIoStream? under)
+    private StreamTransport(Stream stream, SocketIoStream under)
     {
         _stream = stream;
-        _io = io;
         _under = under;
-        RemoteEndPoint = io.RemoteEndPoint;
+        _io = under.Io;
+        RemoteEndPoint = _io.RemoteEndPoint;
         _ = ReceiveAsync();
         _ = SendAsync();
     }
 
     /// <summary>
-    /// Wraps an authenticated stream over <paramref name="io"/>; the transport owns both. <paramref name="under"/>:
-    /// the socket's stream right under <paramref name="stream"/>, when it is one (the records of a batch but the last
-    /// then go with MSG_MORE).
+    /// Wraps an authenticated <paramref name="stream"/> over <paramref name="under"/>, the socket's stream (told when
+    /// more records follow, for MSG_MORE); the transport owns both and the socket.
     /// </summary>
-    public static StreamTransport Create(Stream stream, SocketIo io, SocketIoStream? under = null) => new(stream, io, under);
+    public static StreamTransport Create(Stream stream, SocketIoStream under) => new(stream, under);
 
     public EndPoint? RemoteEndPoint { get; }
 
@@ -137,7 +136,6 @@ internal sealed class StreamTransport : ITransportConnection
                     }
                 }
             }
-
         }
         catch (Exception ex) when (ex is IOException or ObjectDisposedException or SocketException or InvalidOperationException or System.Security.Authentication.AuthenticationException)
         {
@@ -194,21 +192,14 @@ internal sealed class StreamTransport : ITransportConnection
                 }
 
                 buffer = buffer.Slice(n);
-                if (_under is not null)
-                {
-                    _under.MoreFollows = !buffer.IsEmpty;
-                }
+                _under.MoreFollows = !buffer.IsEmpty;
 
                 await _stream.WriteAsync(piece).ConfigureAwait(false);
             }
         }
         finally
         {
-            if (_under is not null)
-            {
-                _under.MoreFollows = false;
-            }
-
+            _under.MoreFollows = false;
             if (record is not null)
             {
                 ArrayPool<byte>.Shared.Return(record);

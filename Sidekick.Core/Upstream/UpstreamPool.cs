@@ -240,7 +240,7 @@ internal sealed class UpstreamPool : IDisposable
         try
         {
             await stream.AuthenticateAsClientAsync(_context.Tls.ClientOptions(_tlsServerName!, failure), timeout.Token).ConfigureAwait(false);
-            return new UpstreamConnection(StreamTransport.Create(stream, io, under), this);
+            return new UpstreamConnection(StreamTransport.Create(stream, under), this);
         }
         catch (Exception ex) when (ex is AuthenticationException or IOException or SocketException
             || (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested))

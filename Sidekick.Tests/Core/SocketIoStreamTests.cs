@@ -221,9 +221,6 @@ internal sealed class Pair : IAsyncDisposable
 
     public SocketIoStream Stream { get; }
 
-    /// <summary>The socket under <see cref="Stream"/>.</summary>
-    public SocketIo Io => _io;
-
     /// <summary>The runtime's object for that socket (to ask how much it holds, say).</summary>
     public Socket Socket { get; }
 

@@ -25,7 +25,7 @@ public class StreamTransportTests(string engineName)
         await using var pair = await Pair.ConnectAsync(_engine);
         Tap? tap = null;
         var (server, client) = await pair.HandshakeAsync(inner => tap = new Tap(inner));
-        using var transport = StreamTransport.Create(client, pair.Io, pair.Stream);
+        using var transport = StreamTransport.Create(client, pair.Stream);
         tap!.ClearWrites(); // the handshake's
 
         var body = new byte[4 * Record];
@@ -52,7 +52,7 @@ public class StreamTransportTests(string engineName)
     {
         await using var pair = await Pair.ConnectAsync(_engine);
         var (server, client) = await pair.HandshakeAsync();
-        using var transport = StreamTransport.Create(client, pair.Io);
+        using var transport = StreamTransport.Create(client, pair.Stream);
 
         var body = new byte[4 * Record];
         Random.Shared.NextBytes(body);
@@ -110,7 +110,7 @@ public class StreamTransportTests(string engineName)
     {
         await using var pair = await Pair.ConnectAsync(_engine);
         var (server, client) = await pair.HandshakeAsync();
-        using var transport = StreamTransport.Create(client, pair.Io);
+        using var transport = StreamTransport.Create(client, pair.Stream);
 
         await server.WriteAsync("first"u8.ToArray()).AsTask().WaitAsync(Bound);
         var result = await transport.Input.ReadAsync().AsTask().WaitAsync(Bound);
@@ -157,7 +157,7 @@ public class StreamTransportTests(string engineName)
         Tap? gate = null;
         var (server, client) = await pair.HandshakeAsync(inner => gate = new Tap(inner));
         gate!.Shut();
-        var transport = StreamTransport.Create(client, pair.Io);
+        var transport = StreamTransport.Create(client, pair.Stream);
         return (server, transport, gate, transport.Input.ReadAsync().AsTask());
     }
 
