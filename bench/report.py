@@ -43,7 +43,8 @@ scenarios = []
 for r in rows(results):
     if r["scenario"] not in scenarios:
         scenarios.append(r["scenario"])
-targets = ["direct", "sidekick", "sidekick-trace", "nginx", "haproxy", "sidekick-tls", "nginx-tls", "haproxy-tls"]
+targets = ["direct", "sidekick", "sidekick-trace", "nginx", "haproxy", "nginx-hdr", "haproxy-hdr", "sidekick-tls", "nginx-tls",
+           "haproxy-tls"]
 
 
 def m(s, t, k):
@@ -55,12 +56,14 @@ def throughput(s):
     return "mbps" if "1MiB" in s else "rps"
 
 
-def peer_of_tls(s, name):
-    return name + "-tls" if s.startswith("tls-") else name
+def me_in(s):
+    """Sidekick's target in scenario s."""
+    return "sidekick-tls" if s.startswith("tls-") else "sidekick"
 
 
-def peer(t, name):
-    return name + "-tls" if t.endswith("-tls") else name
+def peer(s, name):
+    """nginx's or haproxy's target in scenario s: over TLS, or adding sidekick's headers too."""
+    return name + "-tls" if s.startswith("tls-") else name + "-hdr" if s.endswith("-same-headers") else name
 
 
 def fmt(v, spec="{:.0f}"):
@@ -111,6 +114,10 @@ out.append("connections, `Connection: close` on every request), `get-1MiB` and `
 out.append("(4 connections), `fixed-rate-4k` (32 connections each pausing 8 ms after every response: about 3,600")
 out.append("requests/s offered to every target, so compare the latency columns), `tls-small-keepalive`, `tls-get-1MiB`")
 out.append("and `tls-post-1MiB` (the proxy terminates TLS, plain HTTP to the backend; 64, 8 and 8 connections).")
+out.append("`small-keepalive-same-headers`: as `small-keepalive`, but nginx (`nginx-hdr`) and haproxy (`haproxy-hdr`) also")
+out.append("do the header work sidekick does on every request (X-Forwarded-For, X-Real-IP, X-Forwarded-Host and")
+out.append("X-Forwarded-Proto to the backend; Server: SideKick and X-Proxy: true to the client); the targets of issue 7")
+out.append("are measured against them without it, in `small-keepalive`.")
 out.append("`alloc B/req`: bytes sidekick allocated per forwarded request between 1 s into a run and 1 s before its end,")
 out.append("from its metrics page, less what one scrape allocates.")
 out.append("")
@@ -124,8 +131,8 @@ for s in scenarios:
         out.append("| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |".format(
             s, t, fmt(m(s, t, "rps")), fmt(m(s, t, "mbps"), "{:.1f}"),
             pratio(s, t, "direct", thr) if t != "direct" else "",
-            pratio(s, t, peer(t, "nginx"), thr) if t not in ("direct", "nginx", "nginx-tls") else "",
-            pratio(s, t, peer(t, "haproxy"), thr) if t not in ("direct", "haproxy", "haproxy-tls") else "",
+            pratio(s, t, peer(s, "nginx"), thr) if t != "direct" and not t.startswith("nginx") else "",
+            pratio(s, t, peer(s, "haproxy"), thr) if t != "direct" and not t.startswith("haproxy") else "",
             fmt(m(s, t, "p50_ms"), "{:.2f}"), fmt(m(s, t, "p99_ms"), "{:.2f}"),
             fmt(m(s, t, "cpu_us"), "{:.1f}"),
             fmt(None if m(s, t, "rss_idle_kb") is None else m(s, t, "rss_idle_kb") / 1024, "{:.1f}"),
@@ -138,10 +145,10 @@ out.append("(below 1: sidekick needs less).")
 out.append("")
 out.append("| scenario | × haproxy | × nginx | CPU ÷ haproxy's | CPU ÷ nginx's |")
 out.append("|---|---:|---:|---:|---:|")
-for s in (s for s in scenarios if (s, peer_of_tls(s, "sidekick")) in data):
-    me = peer_of_tls(s, "sidekick")
-    out.append(f"| {s} | {spread(s, me, peer(me, 'haproxy'), throughput(s))} | {spread(s, me, peer(me, 'nginx'), throughput(s))} | "
-               f"{spread(s, me, peer(me, 'haproxy'), 'cpu_us')} | {spread(s, me, peer(me, 'nginx'), 'cpu_us')} |")
+for s in (s for s in scenarios if (s, me_in(s)) in data):
+    me = me_in(s)
+    out.append(f"| {s} | {spread(s, me, peer(s, 'haproxy'), throughput(s))} | {spread(s, me, peer(s, 'nginx'), throughput(s))} | "
+               f"{spread(s, me, peer(s, 'haproxy'), 'cpu_us')} | {spread(s, me, peer(s, 'nginx'), 'cpu_us')} |")
 out.append("")
 on, off = m("small-keepalive", "sidekick-trace", "rps"), m("small-keepalive", "sidekick", "rps")
 if on and off:

@@ -42,7 +42,7 @@ HARD=$(ulimit -Hn); [[ $HARD == unlimited ]] && HARD=1048576
 IDLE_CONNS=$(( HARD / 2 - 300 )); (( IDLE_CONNS > 10000 )) && IDLE_CONNS=10000
 HA_MAXCONN=$(( IDLE_CONNS + 100 ))
 
-BACKEND=18081; SK=18090; NX=18091; HA=18092; SKS=18093; NXS=18094; HAS=18095; SKT=18096
+BACKEND=18081; SK=18090; NX=18091; HA=18092; SKS=18093; NXS=18094; HAS=18095; SKT=18096; NXH=18097; HAH=18098
 mkdir -p "$W/www" "$W/nginx-b" "$W/nginx-p"
 head -c 1048576 /dev/urandom > "$W/www/1m"
 head -c $((100 * 1048576)) /dev/zero > "$W/www/100m"
@@ -97,6 +97,27 @@ http {
       proxy_buffering off;
     }
   }
+  # The same proxy doing the header work sidekick does on every request (its forwarding headers in, its Server
+  # and X-Proxy headers out), for the equal-work scenario.
+  server {
+    listen 127.0.0.1:$NXH;
+    client_max_body_size 0;
+    location / {
+      proxy_pass http://backend;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host \$http_host;
+      proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
+      proxy_set_header X-Real-IP \$remote_addr;
+      proxy_set_header X-Forwarded-Host \$http_host;
+      proxy_set_header X-Forwarded-Proto \$scheme;
+      proxy_pass_header Server;
+      add_header Server SideKick;
+      add_header X-Proxy true;
+      proxy_request_buffering off;
+      proxy_buffering off;
+    }
+  }
 }
 EOF
 cat > "$W/haproxy.cfg" <<EOF
@@ -112,6 +133,15 @@ defaults
 frontend fe
   bind 127.0.0.1:$HA
   bind 127.0.0.1:$HAS ssl crt $W/tls.pem alpn http/1.1
+  default_backend be
+frontend fe-headers
+  bind 127.0.0.1:$HAH
+  option forwardfor
+  http-request set-header X-Real-IP %[src]
+  http-request set-header X-Forwarded-Host %[req.hdr(host)]
+  http-request set-header X-Forwarded-Proto http
+  http-response add-header Server SideKick
+  http-response add-header X-Proxy true
   default_backend be
 backend be
   server b1 127.0.0.1:$BACKEND
@@ -138,19 +168,20 @@ taskset -c $PROXY_CPU "$SIDEKICK" --trace all --json --address 127.0.0.1:$SKT --
 taskset -c $PROXY_CPU "$SIDEKICK" --quiet --address 127.0.0.1:$SKS --cert "$W/tls.crt" --key "$W/tls.key" --health-path=/small "http://127.0.0.1:$BACKEND" >"$W/sidekick-tls.log" 2>&1 & PIDS+=($!); SKS_PID=$!
 wait_ok "http://127.0.0.1:$SK/v1/health" || { cat "$W/sidekick.log" >&2; exit 1; }
 wait_ok "http://127.0.0.1:$SKT/v1/health"
-for p in $SK $NX $HA $SKT; do wait_ok "http://127.0.0.1:$p/small"; done
+for p in $SK $NX $HA $SKT $NXH $HAH; do wait_ok "http://127.0.0.1:$p/small"; done
 for p in $SKS $NXS $HAS; do wait_ok "https://127.0.0.1:$p/small" -k; done
 
 port_of() { case $1 in direct) echo $BACKEND;; sidekick) echo $SK;; nginx) echo $NX;; haproxy) echo $HA;;
-  sidekick-tls) echo $SKS;; nginx-tls) echo $NXS;; haproxy-tls) echo $HAS;; sidekick-trace) echo $SKT;; esac; }
+  sidekick-tls) echo $SKS;; nginx-tls) echo $NXS;; haproxy-tls) echo $HAS;; sidekick-trace) echo $SKT;;
+  nginx-hdr) echo $NXH;; haproxy-hdr) echo $HAH;; esac; }
 # Processes whose CPU and memory count for a target (nginx: its workers too).
 pids_of() {
   case $1 in
     sidekick) echo $SK_PID;;
     sidekick-tls) echo $SKS_PID;;
     sidekick-trace) echo $SKT_PID;;
-    haproxy|haproxy-tls) echo $HA_PID;;
-    nginx|nginx-tls) echo $NX_MASTER $(pgrep -P $NX_MASTER | tr '\n' ' ');;
+    haproxy|haproxy-tls|haproxy-hdr) echo $HA_PID;;
+    nginx|nginx-tls|nginx-hdr) echo $NX_MASTER $(pgrep -P $NX_MASTER | tr '\n' ' ');;
     *) echo "";;
   esac
 }
@@ -220,6 +251,9 @@ for round in $(seq 1 "$ROUNDS"); do
   echo "round $round"
   plain=$(rotated $((round - 1)) "${TARGETS[@]}"); tls=$(rotated $((round - 1)) sidekick-tls nginx-tls haproxy-tls)
   for t in $(rotated $((round - 1)) "${TARGETS[@]}" sidekick-trace); do run_wrk small-keepalive "$t" "$round" 64 /small; done
+  # Equal work: nginx and haproxy also add sidekick's forwarding headers and response headers (not part of the
+  # targets of issue 7, which compare against them as configured above; this shows what that header work costs).
+  for t in $(rotated $((round - 1)) sidekick nginx-hdr haproxy-hdr); do run_wrk small-keepalive-same-headers "$t" "$round" 64 /small; done
   for t in $plain; do run_wrk new-connection "$t" "$round" 16 /small -H "Connection: close"; done
   for t in $plain; do run_wrk get-1MiB "$t" "$round" 8 /1m; done
   for t in $plain; do run_wrk post-1MiB "$t" "$round" 8 /upload -s "$W/post.lua"; done
