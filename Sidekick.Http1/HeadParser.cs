@@ -154,12 +154,15 @@ internal static class HeadParser
         return true;
     }
 
-    /// <summary>HTTP-version = "HTTP/" DIGIT "." DIGIT (RFC 9112 2.3); only 1.0 and 1.1 are served, other versions get 505.</summary>
+    /// <summary>
+    /// HTTP-version = "HTTP/" DIGIT "." DIGIT (RFC 9112 2.3). Major version 1 is served: a minor version above 1 is
+    /// taken as 1.1 (RFC 9110 2.5: the highest minor version implemented, as Go's server does); other major versions
+    /// get 505.
+    /// </summary>
     private static bool ParseVersion(ReadOnlySpan<byte> version, out bool isHttp11, out Http1Error error)
     {
         error = default;
-        isHttp11 = version.SequenceEqual("HTTP/1.1"u8);
-        if (isHttp11 || version.SequenceEqual("HTTP/1.0"u8))
+        if (IsHttp1(version, out isHttp11))
         {
             return true;
         }
@@ -168,6 +171,19 @@ internal static class HeadParser
             && char.IsAsciiDigit((char)version[5]) && version[6] == (byte)'.' && char.IsAsciiDigit((char)version[7]);
         error = wellFormed ? Http1Errors.VersionNotSupported : Http1Errors.BadVersion;
         return false;
+    }
+
+    /// <summary>"HTTP/1." and a digit: 1.0, or 1.1 and above (read as 1.1).</summary>
+    private static bool IsHttp1(ReadOnlySpan<byte> version, out bool isHttp11)
+    {
+        isHttp11 = false;
+        if (version.Length != 8 || !version.StartsWith("HTTP/1."u8) || !char.IsAsciiDigit((char)version[7]))
+        {
+            return false;
+        }
+
+        isHttp11 = version[7] != (byte)'0';
+        return true;
     }
 
     /// <summary>status-line = HTTP-version SP status-code SP [ reason-phrase ] (RFC 9112 4); a missing final SP is tolerated.</summary>
@@ -182,9 +198,7 @@ internal static class HeadParser
             return false;
         }
 
-        ReadOnlySpan<byte> version = line[..8];
-        isHttp11 = version.SequenceEqual("HTTP/1.1"u8);
-        if (!isHttp11 && !version.SequenceEqual("HTTP/1.0"u8))
+        if (!IsHttp1(line[..8], out isHttp11))
         {
             return false;
         }

@@ -8,8 +8,8 @@ public static class HeadWriter
     /// <summary>
     /// Writes the request head to send upstream: "METHOD origin-form HTTP/1.1", headers minus hop-by-hop ones,
     /// "TE: trailers" when asked, "Transfer-Encoding: chunked" when chunked, "Connection: Upgrade" + "Upgrade" for
-    /// upgrades, X-Forwarded-For (client values folded, then <paramref name="peerIp"/>), X-Real-IP and
-    /// X-Forwarded-Host appended, X-Forwarded-Proto replaced. Host: forwarded unchanged (effective host for absolute-form).
+    /// upgrades, X-Forwarded-For (client values folded, then <paramref name="peerIp"/>), X-Real-IP, X-Forwarded-Host and
+    /// X-Forwarded-Proto replaced, Content-Length once. Host: forwarded unchanged (effective host for absolute-form).
     /// Returns the number of bytes written. <paramref name="defaultHost"/> is sent as Host when the request has none
     /// (an HTTP/1.0 client may omit it; HTTP/1.1 upstream requires one, RFC 9112 3.2).
     /// </summary>
@@ -35,12 +35,21 @@ public static class HeadWriter
         }
 
         bool sawForwardedFor = false;
+        bool sawContentLength = false;
         int count = head.HeaderCount;
         for (int i = 0; i < count; i++)
         {
             KnownHeader kind = head.HeaderKind(i);
-            if (head.IsHopByHop(i) || kind == KnownHeader.XForwardedProto)
+            // E3, E4 fixed (gap 9): the client's X-Real-IP and X-Forwarded-Host are replaced, as X-Forwarded-Proto is;
+            // a backend reading the first line would otherwise take a value the client made up.
+            if (head.IsHopByHop(i) || kind is KnownHeader.XForwardedProto or KnownHeader.XRealIp or KnownHeader.XForwardedHost)
             {
+                continue;
+            }
+
+            if (kind == KnownHeader.ContentLength)
+            {
+                WriteContentLength(ref o, head.HeaderValue(i), ref sawContentLength);
                 continue;
             }
 
@@ -104,7 +113,7 @@ public static class HeadWriter
         o.Write(peerIp);
         o.Write("\r\n"u8);
 
-        // E3, E4: appended; client-sent values survive as earlier lines.
+        // E3, E4: ours, in place of the client's.
         o.Header("X-Real-IP"u8, realIp);
         o.Header("X-Forwarded-Host"u8, host);
         o.Header("X-Forwarded-Proto"u8, proto);
@@ -137,11 +146,20 @@ public static class HeadWriter
             o.Write("Server: SideKick\r\n"u8);
         }
 
+        // RFC 9110 8.6: no Content-Length in a 1xx or 204 response.
+        bool sawContentLength = head.StatusCode is < 200 or 204;
         int count = head.HeaderCount;
         for (int i = 0; i < count; i++)
         {
-            if (head.IsHopByHop(i) || head.HeaderKind(i) == KnownHeader.XProxy)
+            KnownHeader kind = head.HeaderKind(i);
+            if (head.IsHopByHop(i) || kind == KnownHeader.XProxy)
             {
+                continue;
+            }
+
+            if (kind == KnownHeader.ContentLength)
+            {
+                WriteContentLength(ref o, head.HeaderValue(i), ref sawContentLength);
                 continue;
             }
 
@@ -179,6 +197,26 @@ public static class HeadWriter
 
         o.Write("\r\n"u8);
         return o.Commit();
+    }
+
+    /// <summary>
+    /// Content-Length goes on once, as one number: the parser accepted repeats and lists only when every value is the
+    /// same (RFC 9110 8.6), and a recipient that does not expect "3, 3" or two lines would reject the message or, worse,
+    /// take another length than ours.
+    /// </summary>
+    private static void WriteContentLength(ref HeadOutput o, ReadOnlySpan<byte> value, ref bool written)
+    {
+        if (written)
+        {
+            return;
+        }
+
+        var list = new ListReader(value);
+        if (list.TryNext(out ReadOnlySpan<byte> first))
+        {
+            o.Header("Content-Length"u8, first);
+            written = true;
+        }
     }
 
     private static bool HasHeader(MessageHead head, KnownHeader kind)

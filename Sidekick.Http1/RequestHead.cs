@@ -169,8 +169,10 @@ public sealed class RequestHead : MessageHead
                 return false;
             }
         }
-        else if (isHttp11 && !_isAbsoluteForm)
+        else if (isHttp11)
         {
+            // Also for absolute-form (RFC 9112 3.2: a server MUST answer 400 to any HTTP/1.1 request without Host;
+            // Go's server does).
             error = Http1Errors.MissingHost;
             return false;
         }

@@ -39,12 +39,25 @@ public class HeadWriterTests
     }
 
     [Test]
-    public void WriteRequest_PlainGet_KeepsHeadersAndAppendsForwardingHeaders()
+    public void WriteRequest_PlainGet_KeepsHeadersAndReplacesTheClientsForwardingHeaders()
     {
-        RequestHead head = Request("GET /b/k?x=%2F HTTP/1.1\r\nHost: s3:9000\r\nAuthorization: AWS4 sig\r\nX-Real-IP: 1.1.1.1\r\nX-Forwarded-Host: client\r\n\r\n");
+        // The client's X-Real-IP and X-Forwarded-Host do not reach the backend (the original passed them on before
+        // its own, so a backend reading the first line took the client's word): gap 9 of the behaviour spec.
+        RequestHead head = Request("GET /b/k?x=%2F HTTP/1.1\r\nHost: s3:9000\r\nAuthorization: AWS4 sig\r\nX-Real-IP: 1.1.1.1\r\nx-forwarded-host: client\r\n\r\n");
         WriteRequest(head).ShouldBe(
-            "GET /b/k?x=%2F HTTP/1.1\r\nHost: s3:9000\r\nAuthorization: AWS4 sig\r\nX-Real-IP: 1.1.1.1\r\nX-Forwarded-Host: client\r\n" +
+            "GET /b/k?x=%2F HTTP/1.1\r\nHost: s3:9000\r\nAuthorization: AWS4 sig\r\n" +
             "X-Forwarded-For: 10.0.0.9\r\nX-Real-IP: 10.0.0.9\r\nX-Forwarded-Host: s3:9000\r\nX-Forwarded-Proto: http\r\n\r\n");
+    }
+
+    [TestCase("Content-Length: 3\r\nContent-Length: 3\r\n", TestName = "Repeated")]
+    [TestCase("Content-Length: 3, 3\r\n", TestName = "Listed")]
+    [TestCase("content-length:3 ,3\r\nContent-Length: 3\r\n", TestName = "Both")]
+    public void WriteRequest_RepeatedContentLength_GoesOnAsOneNumber(string lengths)
+    {
+        RequestHead head = Request("PUT /o HTTP/1.1\r\nHost: h\r\n" + lengths + "X-A: 1\r\n\r\n");
+        WriteRequest(head).ShouldBe(
+            "PUT /o HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nX-A: 1\r\n" +
+            "X-Forwarded-For: 10.0.0.9\r\nX-Real-IP: 10.0.0.9\r\nX-Forwarded-Host: h\r\nX-Forwarded-Proto: http\r\n\r\n");
     }
 
     [Test]
@@ -94,7 +107,7 @@ public class HeadWriterTests
             "GET /p?q HTTP/1.1\r\nAccept: */*\r\nHost: example.com:81\r\nX-A: 1\r\n" +
             "X-Forwarded-For: 10.0.0.9\r\nX-Real-IP: 10.0.0.9\r\nX-Forwarded-Host: example.com:81\r\nX-Forwarded-Proto: http\r\n\r\n");
 
-        RequestHead noHost = Request("GET http://example.com HTTP/1.1\r\nAccept: */*\r\n\r\n");
+        RequestHead noHost = Request("GET http://example.com HTTP/1.0\r\nAccept: */*\r\n\r\n");
         WriteRequest(noHost).ShouldStartWith("GET / HTTP/1.1\r\nHost: example.com\r\nAccept: */*\r\n");
     }
 
@@ -121,6 +134,28 @@ public class HeadWriterTests
         ResponseHead head = Response(
             "HTTP/1.1 200 OK\r\nServer: MinIO\r\nConnection: keep-alive, X-Internal\r\nX-Internal: 1\r\nX-Proxy: false\r\nKeep-Alive: timeout=5\r\nContent-Length: 2\r\nProxy-Authenticate: Basic\r\n\r\n");
         WriteResponse(head).ShouldBe("HTTP/1.1 200 OK\r\nServer: SideKick\r\nServer: MinIO\r\nContent-Length: 2\r\nX-Proxy: true\r\n\r\n");
+    }
+
+    [Test]
+    public void WriteResponse_RepeatedContentLength_GoesOnAsOneNumber()
+    {
+        ResponseHead head = Response("HTTP/1.1 200 OK\r\nContent-Length: 2, 2\r\nX-A: 1\r\ncontent-length: 2\r\n\r\n");
+        WriteResponse(head).ShouldBe("HTTP/1.1 200 OK\r\nServer: SideKick\r\nContent-Length: 2\r\nX-A: 1\r\nX-Proxy: true\r\n\r\n");
+
+        // A HEAD response keeps the length of what a GET would get, though it has no body.
+        ResponseHead headResponse = Response("HTTP/1.1 200 OK\r\nContent-Length: 9, 9\r\n\r\n", HttpMethodKind.Head);
+        WriteResponse(headResponse).ShouldBe("HTTP/1.1 200 OK\r\nServer: SideKick\r\nContent-Length: 9\r\nX-Proxy: true\r\n\r\n");
+    }
+
+    [Test]
+    public void WriteResponse_NoContent_DropsContentLength()
+    {
+        // RFC 9110 8.6: a server must not send Content-Length in a 204 (nor in a 1xx).
+        ResponseHead head = Response("HTTP/1.1 204 No Content\r\nContent-Length: 5\r\nX-A: 1\r\n\r\n");
+        WriteResponse(head).ShouldBe("HTTP/1.1 204 No Content\r\nServer: SideKick\r\nX-A: 1\r\nX-Proxy: true\r\n\r\n");
+
+        ResponseHead notModified = Response("HTTP/1.1 304 Not Modified\r\nContent-Length: 5\r\n\r\n");
+        WriteResponse(notModified).ShouldBe("HTTP/1.1 304 Not Modified\r\nServer: SideKick\r\nContent-Length: 5\r\nX-Proxy: true\r\n\r\n");
     }
 
     [Test]

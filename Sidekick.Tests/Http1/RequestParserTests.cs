@@ -241,13 +241,25 @@ public class RequestParserTests
         Text(head.Host).ShouldBe("example.com:81");
         Text(head.Target).ShouldBe("http://example.com:81?q=1");
 
-        var (_, https, _, _) = Parse(Single("GET HTTPS://h.example/a/b?c HTTP/1.1\r\n\r\n"));
+        var (_, https, _, _) = Parse(Single("GET HTTPS://h.example/a/b?c HTTP/1.1\r\nHost: x\r\n\r\n"));
         https.IsAbsoluteForm.ShouldBeTrue();
         Text(https.OriginForm).ShouldBe("/a/b?c");
         Text(https.Host).ShouldBe("h.example");
 
-        var (_, bare, _, _) = Parse(Single("GET http://h.example HTTP/1.1\r\n\r\n"));
+        var (_, bare, _, _) = Parse(Single("GET http://h.example HTTP/1.0\r\n\r\n"));
         Text(bare.OriginForm).ShouldBe("/");
+        Text(bare.Host).ShouldBe("h.example");
+    }
+
+    [TestCase("HTTP/1.2")]
+    [TestCase("HTTP/1.9")]
+    public void TryParseRequest_HigherMinorVersion_IsReadAsHttp11(string version)
+    {
+        // RFC 9110 2.5: a higher minor version of a major version served is handled as the highest one served.
+        var (status, head, _, _) = Parse(Single($"GET / {version}\r\nHost: h\r\n\r\n"));
+        status.ShouldBe(ParseStatus.Complete);
+        head.IsHttp11.ShouldBeTrue();
+        head.KeepAlive.ShouldBeTrue();
     }
 
     [Test]
@@ -296,7 +308,7 @@ public class RequestParserTests
     [TestCase("GET / HTTP/1.1\r\nHost: a%zz\r\n\r\n", 400, TestName = "Host with bad pct-encoding")]
     [TestCase("GET / HTTP/1.1\r\nHost: [::1\r\n\r\n", 400, TestName = "Host with open bracket")]
     [TestCase("GET / HTTP/1.1\r\nHost:\r\n\r\n", 400, TestName = "Empty Host")]
-    [TestCase("GET / HTTP/1.2\r\nHost: h\r\n\r\n", 505, TestName = "HTTP/1.2")]
+    [TestCase("GET http://h/x HTTP/1.1\r\n\r\n", 400, TestName = "Absolute-form without Host in 1.1")]
     [TestCase("GET / HTTP/2.0\r\nHost: h\r\n\r\n", 505, TestName = "HTTP/2.0")]
     [TestCase("GET / http/1.1\r\nHost: h\r\n\r\n", 400, TestName = "Lowercase version")]
     [TestCase("GET / HTTP/1.1 \r\nHost: h\r\n\r\n", 400, TestName = "Trailing space after version")]

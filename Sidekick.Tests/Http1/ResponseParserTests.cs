@@ -144,6 +144,14 @@ public class ResponseParserTests
         Complete("HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n").KeepAlive.ShouldBeFalse();
     }
 
+    [Test]
+    public void TryParseResponse_HigherMinorVersion_IsReadAsHttp11()
+    {
+        ResponseHead head = Complete("HTTP/1.2 200 OK\r\nContent-Length: 0\r\n\r\n");
+        head.IsHttp11.ShouldBeTrue();
+        head.KeepAlive.ShouldBeTrue();
+    }
+
     [TestCase("SSH-2.0-OpenSSH_9.0\r\n\r\n", TestName = "Garbage")]
     [TestCase("HTTP/1.1 2000 OK\r\n\r\n", TestName = "Four-digit status")]
     [TestCase("HTTP/1.1 099 Low\r\n\r\n", TestName = "Status below 100")]
