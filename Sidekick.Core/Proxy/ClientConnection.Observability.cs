@@ -34,7 +34,8 @@ internal sealed partial class ClientConnection
     }
 
     /// <summary>Ends the lease (the original's counters), records the histograms, and traces when asked to.</summary>
-    private void EndLease(BackendLease lease, int statusCode, bool failed, bool clientFault = false)
+    /// <remarks><paramref name="answered"/>: the status sidekick answered itself (a malformed request body), for the trace.</remarks>
+    private void EndLease(BackendLease lease, int statusCode, bool failed, bool clientFault = false, int answered = 0)
     {
         // Histograms first: the lease's end (in-flight -1) is what a reader waits for to see a request counted.
         var now = Stopwatch.GetTimestamp();
@@ -51,7 +52,7 @@ internal sealed partial class ClientConnection
         if (tracer.Enabled)
         {
             // What the client got: the backend's status, or 502 when the backend failed this attempt.
-            var status = failed ? 502 : clientFault && statusCode == 0 ? 499 : statusCode;
+            var status = answered != 0 ? answered : failed ? 502 : clientFault && statusCode == 0 ? 499 : statusCode;
             if (tracer.Wants(TraceOrigin.Application, status))
             {
                 tracer.Write(BuildRecord(lease.Backend, status, failed, now, tracer.Debug));

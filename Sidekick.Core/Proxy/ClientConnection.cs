@@ -45,6 +45,9 @@ internal sealed partial class ClientConnection
 
     // Per-request state shared with the request-body and client-watch tasks.
     private volatile bool _clientGone;
+    // The client's request body broke its framing (a bad chunk): the request ends with this error's status (400)
+    // when no final response has started.
+    private Http1Error? _badBody;
     private bool _bodyPending; // the current request's body has not been read to its end (a close must linger)
     private bool _sawResponseByte;
     private long _rx;
@@ -366,6 +369,7 @@ internal sealed partial class ClientConnection
         _requestStart = System.Diagnostics.Stopwatch.GetTimestamp();
         _sawResponseByte = false;
         _clientGone = false;
+        _badBody = null;
         _bodyPending = RequestHasBody;
 
         // An expectation other than 100-continue cannot be met: 417 and close, as the original's Go server answers
@@ -465,6 +469,15 @@ internal sealed partial class ClientConnection
             }
 
             var backendFault = outcome.Blame == Blame.Backend;
+            if (!backendFault && _badBody is { } bad && outcome.Progress != Progress.ResponseStarted)
+            {
+                // A 1xx may have gone out before; a final answer still may.
+                EndLease(lease, 0, failed: false, clientFault: true, answered: bad.StatusCode);
+                WriteLocal(bad.StatusCode, bad.Reason + "\n", close: true);
+                await ClientOut.FlushAsync().ConfigureAwait(false);
+                return false;
+            }
+
             EndLease(lease, _sawResponseByte ? _response.StatusCode : 0, failed: backendFault, clientFault: !backendFault);
             if (!backendFault)
             {
@@ -715,6 +728,7 @@ internal sealed partial class ClientConnection
         ClientAborted,
         BackendFailed,
         Cancelled,
+        Malformed,
     }
 
     /// <summary>Copies the request body to the backend by its framing, bytes as received, flushing as they arrive.</summary>
@@ -745,13 +759,16 @@ internal sealed partial class ClientConnection
                 return BodyOutcome.Cancelled;
             }
 
-            var status = _requestBody.Advance(buffer, _server.Http1Limits, out var take, out _);
+            var status = _requestBody.Advance(buffer, _server.Http1Limits, out var take, out var bodyError);
             if (status == ChunkedStatus.Error)
             {
-                // The client sent a malformed chunked body: the backend's view of this request is now
-                // broken, so abort both sides; the client is to blame.
+                // The client sent a malformed chunked body (nothing of the bad part went on): the backend's view of
+                // this request is broken, so its connection goes, and the client gets a 400 unless a response has
+                // begun (as nginx and haproxy answer; the connection was only closed before).
                 ClientIn.AdvanceTo(buffer.End);
-                return ClientAborted(upstream);
+                _badBody = bodyError;
+                upstream.Input.CancelPendingRead();
+                return BodyOutcome.Malformed;
             }
 
             var done = status == ChunkedStatus.Done;
@@ -931,7 +948,8 @@ internal sealed partial class ClientConnection
             if (result.IsCanceled || _clientGone)
             {
                 input.AdvanceTo(buffer.Start);
-                return ForwardOutcome.Fail(Blame.Client, Progress.Sent, "client closed the connection");
+                return ForwardOutcome.Fail(Blame.Client, Progress.Sent,
+                    _badBody is { } bad ? "malformed request body: " + bad.Reason : "client closed the connection");
             }
 
             if (!buffer.IsEmpty)

@@ -1,5 +1,7 @@
 using System.Net.Sockets;
 using System.Text;
+using Sidekick.Core.Config;
+using Sidekick.Core.Observability;
 using Sidekick.Tests.Support;
 
 namespace Sidekick.Tests.Proxy;
@@ -425,6 +427,56 @@ public class ForwardingTests
         response.Status.ShouldBe(400);
         (await client.IsClosedAsync()).ShouldBeTrue();
         backend.Accepted.ShouldBe(0);
+    }
+
+    [Test]
+    public async Task MalformedChunkedRequestBody_Gets400_AndTheBackendConnectionEnds()
+    {
+        // The head and a good chunk reach the backend; then a chunk size that is not hex. The client used to see its
+        // connection close with no answer (and the trace said 499); nginx and haproxy answer 400.
+        var gotChunk = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var rest = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var backend = new FakeBackend(async c =>
+        {
+            await c.ReadHeadAsync();
+            Encoding.Latin1.GetString(await c.ReadExactAsync(8)).ShouldBe("3\r\nabc\r\n");
+            gotChunk.SetResult();
+            var more = new StringBuilder();
+            for (var i = 0; i < 4096; i++)
+            {
+                var b = await c.ReadByteAsync();
+                if (b < 0)
+                {
+                    break;
+                }
+
+                more.Append((char)b);
+            }
+
+            rest.SetResult(more.ToString());
+        });
+        await using var proxy = ProxyUnderTest.Start(o => o with { Trace = TraceMode.Application }, [backend.Url]);
+        using var client = proxy.Connect();
+
+        await client.SendAsync("POST /u HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n");
+        await gotChunk.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        await client.SendAsync("zz\r\nGET /smuggled HTTP/1.1\r\nHost: a\r\n\r\n");
+        var response = await client.ReadResponseAsync();
+
+        response.Status.ShouldBe(400);
+        response.BodyText.ShouldContain("chunk size");
+        (await client.IsClosedAsync()).ShouldBeTrue();
+        (await rest.Task.WaitAsync(TimeSpan.FromSeconds(10))).ShouldBeEmpty(); // nothing more, then the end
+        backend.Accepted.ShouldBe(1);
+
+        // The trace says what the client got, not 499 (client closed the request).
+        TraceRecord? record = null;
+        for (var i = 0; i < 250 && !proxy.Server.Traces.TryRead(out record); i++)
+        {
+            await Task.Delay(20);
+        }
+
+        record.ShouldNotBeNull().StatusCode.ShouldBe(400);
     }
 
     [Test]
