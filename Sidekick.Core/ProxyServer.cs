@@ -81,7 +81,7 @@ public sealed class ProxyServer : IAsyncDisposable
             _listener.DualMode = true; // ":8080" listens on every interface, IPv4 and IPv6 (A2)
         }
 
-        _listener.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+        ListenSocket.ReuseAddressOnly(_listener);
         _listener.Bind(endPoint);
         _listener.Listen(1024);
         DelayFirstAck(_listener);

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
+using Sidekick.Core.Transport;
 
 namespace Sidekick.Core.Observability;
 
@@ -30,7 +31,7 @@ public sealed class DiagnosticsServer : IAsyncDisposable
             _listener.DualMode = true;
         }
 
-        _listener.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+        ListenSocket.ReuseAddressOnly(_listener);
         _listener.Bind(endPoint);
         _listener.Listen(16);
         LocalEndPoint = (IPEndPoint)_listener.LocalEndPoint!;
