@@ -98,14 +98,17 @@ internal abstract class SocketIo
     /// <summary>Makes the close that follows reset the connection (a zero linger: RST instead of FIN).</summary>
     public abstract void ArmReset();
 
-    /// <summary>Shuts both directions down (any thread): a wait for data wakes and sees the end, a send fails.</summary>
-    protected abstract void ShutdownBoth();
+    /// <summary>
+    /// Resets the connection from any thread: the peer gets an RST and no FIN before it (on Linux; elsewhere both
+    /// directions are shut down, which sends a FIN first), a wait for data wakes and sees the end, a send fails.
+    /// </summary>
+    protected abstract void ResetNow();
 
-    /// <summary>From any thread: arms a reset and shuts both directions down (see <see cref="ITransportConnection.Interrupt"/>).</summary>
+    /// <summary>From any thread: arms a reset and resets now (see <see cref="ITransportConnection.Interrupt"/>).</summary>
     public void Interrupt()
     {
         ArmReset();
-        ShutdownBoth();
+        ResetNow();
     }
 
     /// <summary>Closes and releases everything (after a failed handshake, or a stream transport's end).</summary>
@@ -188,10 +191,30 @@ internal sealed class RuntimeSocketIo : SocketIo
 
     public override void ShutdownSend() => _socket.Shutdown(SocketShutdown.Send);
 
-    protected override void ShutdownBoth()
+    protected override void ResetNow()
     {
         try
         {
+            if (OperatingSystem.IsLinux())
+            {
+                var added = false;
+                try
+                {
+                    _socket.SafeHandle.DangerousAddRef(ref added);
+                    if (Epoll.Native.Disconnect((int)_socket.SafeHandle.DangerousGetHandle()))
+                    {
+                        return;
+                    }
+                }
+                finally
+                {
+                    if (added)
+                    {
+                        _socket.SafeHandle.DangerousRelease();
+                    }
+                }
+            }
+
             _socket.Shutdown(SocketShutdown.Both);
         }
         catch (Exception ex) when (ex is SocketException or ObjectDisposedException)

@@ -287,6 +287,57 @@ public class DrainTests
     }
 
     [Test]
+    public async Task Stop_ResetsAResponseInFlight_SoThatItCannotLookComplete()
+    {
+        // A response delimited by the close, stuck after its first bytes: when the drain time is over the client must
+        // see a reset, not the end of the stream (which would pass for the whole response). The interrupt used to shut
+        // the socket down, which sent a FIN before the reset.
+        var release = new TaskCompletionSource();
+        var sent = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var backend = new FakeBackend(async c =>
+        {
+            await c.ReadRequestAsync();
+            await c.WriteAsync("HTTP/1.1 200 OK\r\nConnection: close\r\n\r\npart");
+            sent.SetResult();
+            await release.Task.WaitAsync(TimeSpan.FromSeconds(20));
+        });
+        var proxy = ProxyUnderTest.Start([backend.Url]);
+        using var client = proxy.Connect();
+        await client.SendAsync("GET /stream HTTP/1.1\r\nHost: a\r\n\r\n");
+        await sent.Task.WaitAsync(TimeSpan.FromSeconds(10));
+
+        try
+        {
+            await proxy.Server.StopAsync(TimeSpan.FromMilliseconds(200)).WaitAsync(TimeSpan.FromSeconds(10));
+
+            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+            var buffer = new byte[4096];
+            var received = 0;
+            System.Net.Sockets.SocketError? ending = null;
+            for (var i = 0; i < 100 && ending is null; i++)
+            {
+                try
+                {
+                    var n = await client.Socket.ReceiveAsync(buffer, System.Net.Sockets.SocketFlags.None, cts.Token);
+                    received += n;
+                    ending = n == 0 ? System.Net.Sockets.SocketError.Success : null; // 0: the end of the stream (a FIN)
+                }
+                catch (System.Net.Sockets.SocketException ex)
+                {
+                    ending = ex.SocketErrorCode;
+                }
+            }
+
+            ending.ShouldBe(System.Net.Sockets.SocketError.ConnectionReset, $"after {received} bytes");
+        }
+        finally
+        {
+            release.TrySetResult();
+            await proxy.DisposeAsync();
+        }
+    }
+
+    [Test]
     public async Task Stop_EndsAnUploadStuckOnABackendThatStoppedReading()
     {
         // The backend takes the head, then neither reads the body nor answers: the body copy waits on the backend's

@@ -290,7 +290,7 @@ internal sealed class EpollSocket : SocketIo, IEpollHandler, IValueTaskSource<in
     }
 
     /// <inheritdoc />
-    protected override void ShutdownBoth()
+    protected override void ResetNow()
     {
         if (!TryAddRef(out var added))
         {
@@ -299,7 +299,12 @@ internal sealed class EpollSocket : SocketIo, IEpollHandler, IValueTaskSource<in
 
         try
         {
-            _ = Native.Shutdown(_fd, Native.SHUT_RDWR); // the socket's own events wake its waits
+            // The socket's own events (HUP, ERR) wake its waits. shutdown(2) is what is left when the disconnect
+            // fails (it sends a FIN before the close's reset).
+            if (!Native.Disconnect(_fd))
+            {
+                _ = Native.Shutdown(_fd, Native.SHUT_RDWR);
+            }
         }
         finally
         {

@@ -119,6 +119,19 @@ internal static unsafe partial class Native
     [LibraryImport("libc", EntryPoint = "connect", SetLastError = true)]
     public static partial int Connect(int fd, byte* address, int length);
 
+    /// <summary>
+    /// Drops a TCP connection at once from any thread: connect(2) to an AF_UNSPEC address disconnects the socket
+    /// (tcp_disconnect), which sends a reset to the peer and wakes every wait on it with an error. Unlike
+    /// shutdown(2) it sends no FIN first, so the peer cannot read the end of a truncated message as its end.
+    /// Linux only; true when it worked.
+    /// </summary>
+    public static bool Disconnect(int fd)
+    {
+        var unspecified = stackalloc byte[16]; // sa_family = AF_UNSPEC (0)
+        new Span<byte>(unspecified, 16).Clear();
+        return Connect(fd, unspecified, 16) == 0;
+    }
+
     [LibraryImport("libc", EntryPoint = "getsockopt", SetLastError = true)]
     public static partial int GetSockOpt(int fd, int level, int name, int* value, int* length);
 
