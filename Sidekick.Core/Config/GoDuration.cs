@@ -137,7 +137,14 @@ public static class GoDuration
             return false;
         }
 
+        // TimeSpan counts 100 ns ticks: a duration shorter than that but not zero ("1ns") is one tick, not zero, so
+        // that a positive duration stays positive (a flag that refuses zero accepts it, as Go does).
         var ticks = (long)(total / NanosecondsPerTick);
+        if (ticks == 0 && total > 0)
+        {
+            ticks = 1;
+        }
+
         value = TimeSpan.FromTicks(negative ? -ticks : ticks);
         return true;
     }

@@ -53,6 +53,16 @@ public class GoDurationTests
         GoDuration.Parse(text).Ticks.ShouldBe(nanoseconds / 100);
     }
 
+    [TestCase("1ns", 1L)]
+    [TestCase("99ns", 1L)]
+    [TestCase("-1ns", -1L)]
+    [TestCase("0ns", 0L)]
+    public void Parse_NonZeroDurationBelowATick_IsOneTick(string text, long ticks)
+    {
+        // A positive Go duration stays positive: --health-timeout 1ns was refused as "must be positive".
+        GoDuration.Parse(text).Ticks.ShouldBe(ticks);
+    }
+
     [TestCase("5", "time: missing unit in duration \"5\"")]
     [TestCase("3", "time: missing unit in duration \"3\"")]
     [TestCase("1d", "time: unknown unit \"d\" in duration \"1d\"")]
