@@ -67,9 +67,15 @@ internal static class ProxyHost
         {
             try
             {
-                pprof = DiagnosticsServer.Start(ListenAddress.Parse(pprofAddress));
+                pprof = DiagnosticsServer.Start(ListenAddress.Parse(pprofAddress, flag: "--pprof"));
             }
-            catch (Exception ex) when (ex is SocketException or ConfigException or FormatException)
+            catch (ConfigException ex)
+            {
+                Console.Error.WriteLine($"sidekick: {ex.Message}"); // it names --pprof and the address
+                server.StopAsync(TimeSpan.Zero).GetAwaiter().GetResult();
+                return 1;
+            }
+            catch (Exception ex) when (ex is SocketException or FormatException)
             {
                 Console.Error.WriteLine($"sidekick: --pprof {pprofAddress}: {ex.Message}");
                 server.StopAsync(TimeSpan.Zero).GetAwaiter().GetResult();

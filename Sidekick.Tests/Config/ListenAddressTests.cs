@@ -41,6 +41,14 @@ public class ListenAddressTests
     }
 
     [Test]
+    public void Parse_BadPprofAddress_NamesPprof()
+    {
+        // It said "invalid --address" for a --pprof value.
+        Should.Throw<ConfigException>(() => ListenAddress.Parse("bogus", flag: "--pprof"))
+            .Message.ShouldBe("invalid --pprof \"bogus\": missing port in address");
+    }
+
+    [Test]
     public void Parse_HostName_PrefersTheFirstIPv4Address()
     {
         IPAddress[] Resolve(string host) => host == "proxy.example" ? [IPAddress.IPv6Loopback, IPAddress.Parse("10.1.2.3"), IPAddress.Parse("10.1.2.4")] : [];
