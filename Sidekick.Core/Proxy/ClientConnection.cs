@@ -670,8 +670,7 @@ internal sealed partial class ClientConnection
             // A chunked response to an HTTP/1.0 client goes out de-chunked, delimited by the close.
             var dechunk = !_request.IsHttp11 && _response.Framing == BodyFraming.Chunked;
             var keepClient = _request.KeepAlive && _response.Framing != BodyFraming.UntilClose && !dechunk && !_server.IsStopping;
-            _tx += HeadWriter.WriteResponse(ClientOut, _response, keepClient, !_request.IsHttp11);
-            var body = await ForwardResponseBodyAsync(upstream, dechunk).ConfigureAwait(false);
+            var body = await ForwardResponseBodyAsync(upstream, dechunk, keepClient).ConfigureAwait(false);
             if (body.Failed)
             {
                 return body;
@@ -1001,18 +1000,24 @@ internal sealed partial class ClientConnection
         }
     }
 
-    /// <summary>Relays the response body by its framing, flushing whenever the backend read returns.</summary>
+    /// <summary>
+    /// Writes the response head and relays the body by its framing, flushing whenever the backend read returns. The
+    /// head goes out with the first piece of the body (or at once when there is none): a body whose framing is broken
+    /// from its first bytes (a chunk size that is not hex) is then answered 502, not a head and a reset.
+    /// </summary>
     [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]
-    private async ValueTask<ForwardOutcome> ForwardResponseBodyAsync(UpstreamConnection upstream, bool dechunk)
+    private async ValueTask<ForwardOutcome> ForwardResponseBodyAsync(UpstreamConnection upstream, bool dechunk, bool keepClient)
     {
         _responseBody.Reset(_response.Framing, _response.ContentLength);
         if (_responseBody.IsEmpty)
         {
+            _tx += HeadWriter.WriteResponse(ClientOut, _response, keepClient, !_request.IsHttp11);
             return await FlushClientAsync().ConfigureAwait(false);
         }
 
         var input = upstream.Input;
         _deframer.Reset();
+        var headWritten = false;
         while (true)
         {
             ReadResult result;
@@ -1022,21 +1027,29 @@ internal sealed partial class ClientConnection
             }
             catch (Exception ex) when (IsIoFailure(ex))
             {
-                return ForwardOutcome.Fail(Blame.Backend, Progress.ResponseStarted, Describe(ex));
+                return ForwardOutcome.Fail(Blame.Backend, headWritten ? Progress.ResponseStarted : Progress.Sent, Describe(ex));
             }
 
             var buffer = result.Buffer;
             if (result.IsCanceled || _clientGone)
             {
                 input.AdvanceTo(buffer.Start);
-                return ForwardOutcome.Fail(Blame.Client, Progress.ResponseStarted, "client closed the connection");
+                return ForwardOutcome.Fail(Blame.Client, headWritten ? Progress.ResponseStarted : Progress.Sent,
+                    _badBody is { } bad ? "malformed request body: " + bad.Reason : "client closed the connection");
             }
 
             var status = _responseBody.Advance(buffer, _server.Http1Limits, out var take, out var error);
             if (status == ChunkedStatus.Error)
             {
                 input.AdvanceTo(buffer.End);
-                return ForwardOutcome.Fail(Blame.Backend, Progress.ResponseStarted, "malformed chunked response: " + error.Reason);
+                return ForwardOutcome.Fail(Blame.Backend, headWritten ? Progress.ResponseStarted : Progress.Sent,
+                    "malformed chunked response: " + error.Reason);
+            }
+
+            if (!headWritten)
+            {
+                _tx += HeadWriter.WriteResponse(ClientOut, _response, keepClient, !_request.IsHttp11);
+                headWritten = true;
             }
 
             // A body delimited by close ends with the connection.

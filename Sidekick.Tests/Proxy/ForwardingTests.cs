@@ -480,6 +480,30 @@ public class ForwardingTests
     }
 
     [Test]
+    public async Task MalformedChunkedResponse_FromItsFirstBytes_Is502_NotAHeadAndAReset()
+    {
+        // The head and a chunk size that is not hex come together: nothing has gone to the client yet, so it gets a
+        // 502 and keeps its connection (it got the 200 head and then a reset).
+        await using var backend = new FakeBackend(async c =>
+        {
+            var request = await c.ReadRequestAsync();
+            await c.WriteAsync(request is not null && request.Contains("/bad", StringComparison.Ordinal)
+                ? "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n"
+                : "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+        });
+        await using var proxy = ProxyUnderTest.Start([backend.Url]);
+        using var client = proxy.Connect();
+
+        await client.SendAsync("GET /bad HTTP/1.1\r\nHost: a\r\n\r\n");
+        var response = await client.ReadResponseAsync();
+        response.Status.ShouldBe(502);
+        response.BodyText.ShouldContain("malformed chunked response");
+
+        await client.SendAsync("GET /good HTTP/1.1\r\nHost: a\r\n\r\n");
+        (await client.ReadResponseAsync()).BodyText.ShouldBe("ok");
+    }
+
+    [Test]
     public async Task SlowHead_Gets408_AfterTheHeaderTimeout()
     {
         await using var backend = FakeBackend.Ok();
