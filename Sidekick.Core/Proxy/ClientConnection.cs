@@ -481,6 +481,9 @@ internal sealed partial class ClientConnection
             EndLease(lease, _sawResponseByte ? _response.StatusCode : 0, failed: backendFault, clientFault: !backendFault);
             if (!backendFault)
             {
+                // A response cut short because the request body broke under it (the backend answered early) must not
+                // look complete either: reset, as for a backend failing mid-response.
+                _abortClient = _badBody is not null && outcome.Progress == Progress.ResponseStarted;
                 return false;
             }
 

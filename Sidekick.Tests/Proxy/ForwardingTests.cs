@@ -480,6 +480,56 @@ public class ForwardingTests
     }
 
     [Test]
+    public async Task MalformedRequestBody_AfterAnEarlyAnswerBegan_ResetsTheClient()
+    {
+        // The backend answers before the body is in and sends part of its response; then the request body breaks.
+        // The response is cut short, so the client must see a reset, not the end of the stream.
+        var answered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource();
+        await using var backend = new FakeBackend(async c =>
+        {
+            await c.ReadHeadAsync();
+            await c.WriteAsync("HTTP/1.1 200 OK\r\nConnection: close\r\n\r\npart");
+            answered.SetResult();
+            await release.Task.WaitAsync(TimeSpan.FromSeconds(20));
+        });
+        await using var proxy = ProxyUnderTest.Start([backend.Url]);
+        using var client = proxy.Connect();
+        try
+        {
+            await client.SendAsync("POST /u HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n");
+            await answered.Task.WaitAsync(TimeSpan.FromSeconds(10));
+            for (var i = 0; i < 250 && client.Socket.Available == 0; i++)
+            {
+                await Task.Delay(20); // until the head and "part" have reached the client
+            }
+
+            await client.SendAsync("zz\r\n");
+
+            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+            var buffer = new byte[4096];
+            SocketError? ending = null;
+            for (var i = 0; i < 100 && ending is null; i++)
+            {
+                try
+                {
+                    ending = await client.Socket.ReceiveAsync(buffer, SocketFlags.None, cts.Token) == 0 ? SocketError.Success : null;
+                }
+                catch (SocketException ex)
+                {
+                    ending = ex.SocketErrorCode;
+                }
+            }
+
+            ending.ShouldBe(SocketError.ConnectionReset);
+        }
+        finally
+        {
+            release.TrySetResult();
+        }
+    }
+
+    [Test]
     public async Task MalformedChunkedResponse_FromItsFirstBytes_Is502_NotAHeadAndAReset()
     {
         // The head and a chunk size that is not hex come together: nothing has gone to the client yet, so it gets a
