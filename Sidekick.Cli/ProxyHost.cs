@@ -69,15 +69,10 @@ internal static class ProxyHost
             {
                 pprof = DiagnosticsServer.Start(ListenAddress.Parse(pprofAddress, flag: "--pprof"));
             }
-            catch (ConfigException ex)
+            catch (Exception ex) when (ex is SocketException or ConfigException or FormatException)
             {
-                Console.Error.WriteLine($"sidekick: {ex.Message}"); // it names --pprof and the address
-                server.StopAsync(TimeSpan.Zero).GetAwaiter().GetResult();
-                return 1;
-            }
-            catch (Exception ex) when (ex is SocketException or FormatException)
-            {
-                Console.Error.WriteLine($"sidekick: --pprof {pprofAddress}: {ex.Message}");
+                // A ConfigException names --pprof and the address itself.
+                Console.Error.WriteLine(ex is ConfigException ? $"sidekick: {ex.Message}" : $"sidekick: --pprof {pprofAddress}: {ex.Message}");
                 server.StopAsync(TimeSpan.Zero).GetAwaiter().GetResult();
                 return 1;
             }

@@ -35,7 +35,7 @@ public static class HeadWriter
         }
 
         bool sawForwardedFor = false;
-        bool sawContentLength = false;
+        bool contentLengthDone = false;
         int count = head.HeaderCount;
         for (int i = 0; i < count; i++)
         {
@@ -49,7 +49,7 @@ public static class HeadWriter
 
             if (kind == KnownHeader.ContentLength)
             {
-                WriteContentLength(ref o, head.HeaderValue(i), ref sawContentLength);
+                WriteContentLength(ref o, head.HeaderValue(i), ref contentLengthDone);
                 continue;
             }
 
@@ -147,7 +147,7 @@ public static class HeadWriter
         }
 
         // RFC 9110 8.6: no Content-Length in a 1xx or 204 response.
-        bool sawContentLength = head.StatusCode is < 200 or 204;
+        bool contentLengthDone = head.StatusCode is < 200 or 204;
         int count = head.HeaderCount;
         for (int i = 0; i < count; i++)
         {
@@ -159,7 +159,7 @@ public static class HeadWriter
 
             if (kind == KnownHeader.ContentLength)
             {
-                WriteContentLength(ref o, head.HeaderValue(i), ref sawContentLength);
+                WriteContentLength(ref o, head.HeaderValue(i), ref contentLengthDone);
                 continue;
             }
 
@@ -204,9 +204,9 @@ public static class HeadWriter
     /// same (RFC 9110 8.6), and a recipient that does not expect "3, 3" or two lines would reject the message or, worse,
     /// take another length than ours.
     /// </summary>
-    private static void WriteContentLength(ref HeadOutput o, ReadOnlySpan<byte> value, ref bool written)
+    private static void WriteContentLength(ref HeadOutput o, ReadOnlySpan<byte> value, ref bool done)
     {
-        if (written)
+        if (done)
         {
             return;
         }
@@ -215,7 +215,7 @@ public static class HeadWriter
         if (list.TryNext(out ReadOnlySpan<byte> first))
         {
             o.Header("Content-Length"u8, first);
-            written = true;
+            done = true;
         }
     }
 

@@ -951,7 +951,7 @@ internal sealed partial class ClientConnection
             {
                 input.AdvanceTo(buffer.Start);
                 return ForwardOutcome.Fail(Blame.Client, Progress.Sent,
-                    _badBody is { } bad ? "malformed request body: " + bad.Reason : "client closed the connection");
+                    ClientEnded);
             }
 
             if (!buffer.IsEmpty)
@@ -1014,13 +1014,13 @@ internal sealed partial class ClientConnection
         _responseBody.Reset(_response.Framing, _response.ContentLength);
         if (_responseBody.IsEmpty)
         {
-            _tx += HeadWriter.WriteResponse(ClientOut, _response, keepClient, !_request.IsHttp11);
+            WriteResponseHead(keepClient);
             return await FlushClientAsync().ConfigureAwait(false);
         }
 
         var input = upstream.Input;
         _deframer.Reset();
-        var headWritten = false;
+        var progress = Progress.Sent; // ResponseStarted once the head is written
         while (true)
         {
             ReadResult result;
@@ -1030,29 +1030,27 @@ internal sealed partial class ClientConnection
             }
             catch (Exception ex) when (IsIoFailure(ex))
             {
-                return ForwardOutcome.Fail(Blame.Backend, headWritten ? Progress.ResponseStarted : Progress.Sent, Describe(ex));
+                return ForwardOutcome.Fail(Blame.Backend, progress, Describe(ex));
             }
 
             var buffer = result.Buffer;
             if (result.IsCanceled || _clientGone)
             {
                 input.AdvanceTo(buffer.Start);
-                return ForwardOutcome.Fail(Blame.Client, headWritten ? Progress.ResponseStarted : Progress.Sent,
-                    _badBody is { } bad ? "malformed request body: " + bad.Reason : "client closed the connection");
+                return ForwardOutcome.Fail(Blame.Client, progress, ClientEnded);
             }
 
             var status = _responseBody.Advance(buffer, _server.Http1Limits, out var take, out var error);
             if (status == ChunkedStatus.Error)
             {
                 input.AdvanceTo(buffer.End);
-                return ForwardOutcome.Fail(Blame.Backend, headWritten ? Progress.ResponseStarted : Progress.Sent,
-                    "malformed chunked response: " + error.Reason);
+                return ForwardOutcome.Fail(Blame.Backend, progress, "malformed chunked response: " + error.Reason);
             }
 
-            if (!headWritten)
+            if (progress != Progress.ResponseStarted)
             {
-                _tx += HeadWriter.WriteResponse(ClientOut, _response, keepClient, !_request.IsHttp11);
-                headWritten = true;
+                WriteResponseHead(keepClient);
+                progress = Progress.ResponseStarted;
             }
 
             // A body delimited by close ends with the connection.
@@ -1104,6 +1102,12 @@ internal sealed partial class ClientConnection
             }
         }
     }
+
+    private void WriteResponseHead(bool keepClient) =>
+        _tx += HeadWriter.WriteResponse(ClientOut, _response, keepClient, !_request.IsHttp11);
+
+    /// <summary>Why the response read was cancelled on the client's side: its request body broke, or it went away.</summary>
+    private string ClientEnded => _badBody is { } bad ? "malformed request body: " + bad.Reason : "client closed the connection";
 
     private static void Consume(PipeReader input, in ReadOnlySequence<byte> buffer, in ReadOnlySequence<byte> slice, bool done)
     {

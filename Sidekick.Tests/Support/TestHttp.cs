@@ -115,6 +115,36 @@ internal sealed class RawClient : IDisposable
         return ms.ToArray();
     }
 
+    /// <summary>
+    /// Reads until the connection ends, bounded by the timeout, and says how: Success for the end of the stream (a
+    /// FIN), ConnectionReset for a reset, TimedOut when it did not end. What arrives before is discarded.
+    /// </summary>
+    public async Task<SocketError> ReadUntilEndAsync(int timeoutMs = 5000)
+    {
+        _start = _end = 0;
+        using var cts = new CancellationTokenSource(timeoutMs);
+        try
+        {
+            for (var i = 0; i < 100_000; i++)
+            {
+                if (await _socket.ReceiveAsync(_buffer.AsMemory(), SocketFlags.None, cts.Token) == 0)
+                {
+                    return SocketError.Success;
+                }
+            }
+
+            return SocketError.TimedOut;
+        }
+        catch (SocketException ex)
+        {
+            return ex.SocketErrorCode;
+        }
+        catch (OperationCanceledException)
+        {
+            return SocketError.TimedOut;
+        }
+    }
+
     /// <summary>True when the server closed (EOF or reset) within the timeout.</summary>
     public async Task<bool> IsClosedAsync(int timeoutMs = 5000)
     {
