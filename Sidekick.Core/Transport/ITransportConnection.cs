@@ -26,6 +26,12 @@ internal interface ITransportConnection : IDuplexPipe, IDisposable
     void Interrupt();
 
     /// <summary>
+    /// A send is still in flight (one that found the socket buffer full after its flush had completed: write-behind), or
+    /// one failed unreported: a pooled backend connection in that state is not reused.
+    /// </summary>
+    bool OutputPending { get; }
+
+    /// <summary>
     /// Queues <paramref name="data"/> for the next flush of <see cref="IDuplexPipe.Output"/> without copying it, when
     /// this transport can (a plain socket's gather write); the caller leaves the memory unchanged, and does not give it
     /// back to a pool, until that flush has completed, and treats a cancelled flush as the end of the connection (its

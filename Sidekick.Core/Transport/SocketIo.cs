@@ -86,6 +86,15 @@ internal abstract class SocketIo
     /// <summary>Called before the socket is disposed: ends whatever is waiting (see <see cref="WaitReadableAsync"/>).</summary>
     public abstract void Close();
 
+    /// <summary>
+    /// Whether a send may be put off to the end of the current loop iteration (<see cref="SendLater"/>): on our epoll
+    /// loop's thread while it runs a batch of events; never on the runtime's sockets.
+    /// </summary>
+    public virtual bool CanSendLater => false;
+
+    /// <summary>Runs <paramref name="send"/>(<paramref name="state"/>) at the end of the loop iteration (after <see cref="CanSendLater"/>).</summary>
+    public virtual void SendLater(Action<object?> send, object state) => throw new NotSupportedException();
+
     /// <summary>The peer's address (null when unknown).</summary>
     public abstract EndPoint? RemoteEndPoint { get; }
 

@@ -65,9 +65,16 @@ internal sealed class SocketTransport : ITransportConnection
 
     public bool TryWriteBorrowed(in ReadOnlySequence<byte> data, bool moreFollows = false)
     {
+        if (_output.IsSending)
+        {
+            return false; // a cancelled flush's send is still in flight: the caller copies
+        }
+
         _output.WriteBorrowed(data, moreFollows);
         return true;
     }
+
+    public bool OutputPending => _output.OutputPending;
 
     public void Interrupt() => _io.Interrupt();
 
@@ -79,10 +86,21 @@ internal sealed class SocketTransport : ITransportConnection
         }
 
         _io.ArmReset();
-        Dispose();
+        Close();
     }
 
+    /// <summary>Closes after sending what write-behind flushes queued (a send that cannot finish at once is cut short).</summary>
     public void Dispose()
+    {
+        if (Volatile.Read(ref _disposed) == 0)
+        {
+            _output.SendQueuedBeforeClose();
+        }
+
+        Close();
+    }
+
+    private void Close()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
         {

@@ -12,8 +12,10 @@ namespace Sidekick.Core.Transport;
 /// sends them on <see cref="FlushAsync"/>, one send (a gather write when there are several blocks) on the calling
 /// thread. There is no output pipe and no send loop: a response costs one system call and no hand-off, and a
 /// connection holds no output memory between flushes. A flush completes when the kernel has taken every byte,
-/// which is the back-pressure (the socket buffer plays the part of the pipe's pause threshold).
-/// One flush at a time, as for any PipeWriter.
+/// which is the back-pressure (the socket buffer plays the part of the pipe's pause threshold). The exception is
+/// write-behind on our epoll loop: a small flush there completes at once and its bytes leave at the end of the loop's
+/// iteration, with every other connection's, so that a burst of sends wakes a peer once (see FlushCore); the next
+/// flush waits if they found the socket buffer full. One flush at a time, as for any PipeWriter.
 /// <para>
 /// A large body read from the other socket need not be copied in: <see cref="WriteBorrowed"/> queues the reader's
 /// own blocks for the next flush (the gather write takes them as they are), and the caller keeps them unchanged
@@ -32,12 +34,23 @@ internal sealed class SocketWriter : PipeWriter, IValueTaskSource<FlushResult>
     private ValueTask<int> _pendingSend;
     private ManualResetValueTaskSourceCore<FlushResult> _flush; // continuations run inline
     private int _flushWaiting; // 1 while a caller awaits a pending send
-    private int _sending; // 1 while a send is in flight
+    private int _sending; // the send in flight: SendNone, SendFlush (a flush's own) or SendLater (write-behind's)
     private int _cancelNext; // a CancelPendingFlush with no flush waiting applies to the next flush (PipeWriter contract)
     private int _borrowing; // 1 from a borrowed write until the send of the flush that takes it has ended
     private int _freed;
     private bool _completed;
     private bool _moreFollows; // the next flush is a piece of a message whose next piece follows at once
+    // Write-behind (see FlushCore): blocks whose flushes have completed, to be sent at the end of the loop iteration.
+    private const int LaterNone = 0;
+    private const int LaterQueued = 1; // _laterBlocks wait for SendLaterNow (or for a flush that sends now to take them)
+    private const int LaterSending = 2; // SendLaterNow is starting their send on the loop's thread
+    private List<ArraySegment<byte>>? _laterBlocks;
+    private int _laterQueued; // bytes in _laterBlocks
+    private int _later;
+    private const int SendNone = 0;
+    private const int SendFlush = 1;
+    private const int SendLater = 2; // of _laterBlocks: no caller waits on it, and _blocks may fill meanwhile
+    private Exception? _laterError; // how a write-behind send failed: the next flush reports it
     private int _released;
 
     public SocketWriter(SocketIo io)
@@ -80,6 +93,9 @@ internal sealed class SocketWriter : PipeWriter, IValueTaskSource<FlushResult>
         _currentUsed += bytes;
     }
 
+    /// <summary>A flush's own send is still in flight (its flush was cancelled): nothing can be borrowed until it ends.</summary>
+    public bool IsSending => Volatile.Read(ref _sending) == SendFlush;
+
     /// <summary>
     /// Queues <paramref name="data"/> after what is written so far, without copying it: the caller owns the memory and
     /// must leave it unchanged until the next <see cref="FlushAsync"/> has completed (sent or failed). A cancel never
@@ -93,7 +109,7 @@ internal sealed class SocketWriter : PipeWriter, IValueTaskSource<FlushResult>
             throw new InvalidOperationException("writing is not allowed after the writer was completed");
         }
 
-        if (Volatile.Read(ref _sending) != 0)
+        if (Volatile.Read(ref _sending) == SendFlush)
         {
             throw new InvalidOperationException("a send is still in progress");
         }
@@ -143,13 +159,65 @@ internal sealed class SocketWriter : PipeWriter, IValueTaskSource<FlushResult>
             return new ValueTask<FlushResult>(new FlushResult(isCanceled: true, isCompleted: false));
         }
 
-        if (Volatile.Read(ref _sending) != 0)
+        return FlushCore(allowLater: true);
+    }
+
+    /// <summary>
+    /// The flush. On our epoll loop, while it runs a batch of events, a flush of at most <see cref="LaterAtMost"/> bytes
+    /// without borrowed memory completes at once and its blocks go out at the end of the iteration, together with the
+    /// other connections' (write-behind): the peers are woken once per burst, as haproxy's loop does it. A later flush
+    /// in the same iteration adds to them. Any other flush (another thread, borrowed memory, more than that, "more
+    /// follows", or a completion) sends what write-behind queued first. A write-behind send that finds the socket
+    /// buffer full stays in flight, and the next flush waits for it; its failure is reported by the next flush.
+    /// </summary>
+    private ValueTask<FlushResult> FlushCore(bool allowLater)
+    {
+        var sending = Volatile.Read(ref _sending);
+        if (sending != SendNone)
         {
+            if (sending == SendLater)
+            {
+                return FlushAfterLaterSendAsync(allowLater);
+            }
+
             // Only after a cancelled flush whose send never finished; the connection is being given up.
             return ValueTask.FromException<FlushResult>(new InvalidOperationException("a send is still in progress"));
         }
 
+        if (LaterFailure() is { } earlier)
+        {
+            ReleaseBlocks();
+            return ValueTask.FromException<FlushResult>(earlier);
+        }
+
         Seal();
+        var queued = _blocks is { } pending ? Queued(pending) : 0;
+        if (queued == 0 && (allowLater || Volatile.Read(ref _later) == LaterNone))
+        {
+            // A completion must not return while the loop's send of what write-behind queued is in flight: the loop
+            // marks that send before it clears _later, so having read _later clear, this read sees it.
+            return !allowLater && Volatile.Read(ref _sending) == SendLater
+                ? FlushAfterLaterSendAsync(allowLater)
+                : new ValueTask<FlushResult>(new FlushResult(isCanceled: false, isCompleted: false));
+        }
+
+        if (allowLater && Volatile.Read(ref _borrowing) == 0 && !_moreFollows && _laterQueued + queued <= LaterAtMost && _io.CanSendLater)
+        {
+            Defer(queued);
+            return new ValueTask<FlushResult>(new FlushResult(isCanceled: false, isCompleted: false));
+        }
+
+        if (!TakeLater())
+        {
+            return FlushAfterLaterSendAsync(allowLater); // the loop sent it meanwhile and the send waits for room
+        }
+
+        if (LaterFailure() is { } failed)
+        {
+            ReleaseBlocks();
+            return ValueTask.FromException<FlushResult>(failed);
+        }
+
         if (_blocks is not { Count: > 0 } blocks)
         {
             return new ValueTask<FlushResult>(new FlushResult(isCanceled: false, isCompleted: false));
@@ -186,7 +254,7 @@ internal sealed class SocketWriter : PipeWriter, IValueTaskSource<FlushResult>
             return new ValueTask<FlushResult>(new FlushResult(isCanceled: false, isCompleted: false));
         }
 
-        Volatile.Write(ref _sending, 1);
+        Volatile.Write(ref _sending, SendFlush);
         _pendingSend = send;
         _flush.Reset();
         Interlocked.Exchange(ref _flushWaiting, 1); // a full fence: a cancel from now on finds it, or this finds the cancel
@@ -200,6 +268,221 @@ internal sealed class SocketWriter : PipeWriter, IValueTaskSource<FlushResult>
         }
 
         return new ValueTask<FlushResult>(this, version);
+    }
+
+    /// <summary>
+    /// At most this much waits for the end of the loop iteration: more goes out at once (a body streaming through in one
+    /// iteration must not pile up: the flush's wait for the kernel is the back-pressure).
+    /// </summary>
+    private const int LaterAtMost = 16 * 1024;
+
+    private static int Queued(List<ArraySegment<byte>> blocks)
+    {
+        var total = 0;
+        foreach (var block in blocks)
+        {
+            total += block.Count;
+        }
+
+        return total;
+    }
+
+    /// <summary>How an earlier write-behind send failed (reported once), or null.</summary>
+    private Exception? LaterFailure() => Volatile.Read(ref _laterError) is null ? null : Interlocked.Exchange(ref _laterError, null);
+
+    /// <summary>
+    /// Moves the queued blocks (all pooled: nothing is borrowed) to the write-behind list, and asks the loop to send them
+    /// at the end of its iteration. Only on the loop's thread while it runs events: the end of the iteration, which is
+    /// the only other place that takes the list, cannot run meanwhile.
+    /// </summary>
+    private void Defer(int queued)
+    {
+        var blocks = _blocks!;
+        var later = _laterBlocks ??= new List<ArraySegment<byte>>(4);
+        later.AddRange(blocks);
+        blocks.Clear();
+        _owned?.Clear(); // they were exactly the queued blocks, which are the write-behind list's now
+        _laterQueued += queued;
+        if (Volatile.Read(ref _later) == LaterNone)
+        {
+            Volatile.Write(ref _later, LaterQueued);
+            _io.SendLater(static s => ((SocketWriter)s!).SendLaterNow(), this);
+        }
+    }
+
+    /// <summary>
+    /// Before a send that cannot wait: puts what write-behind queued in front of the queued blocks, unless the loop is
+    /// sending it. False when the loop's send of it is still in flight (the caller waits for it); true otherwise.
+    /// </summary>
+    private bool TakeLater()
+    {
+        var spin = default(SpinWait);
+        while (true)
+        {
+            var state = Interlocked.CompareExchange(ref _later, LaterNone, LaterQueued);
+            if (state == LaterNone)
+            {
+                return Volatile.Read(ref _sending) == SendNone;
+            }
+
+            if (state == LaterQueued)
+            {
+                var later = _laterBlocks!;
+                if (_owned is { } owned)
+                {
+                    foreach (var block in later)
+                    {
+                        owned.Add(block.Array!);
+                    }
+                }
+
+                if (_blocks is { } blocks)
+                {
+                    later.AddRange(blocks);
+                    blocks.Clear();
+                }
+
+                (_blocks, _laterBlocks) = (later, _blocks ?? new List<ArraySegment<byte>>(4));
+                _laterQueued = 0;
+                return true;
+            }
+
+            spin.SpinOnce(); // the loop's thread is starting the send of it (a non-blocking call): not for long
+        }
+    }
+
+    /// <summary>
+    /// Waits for the write-behind send in flight (the socket buffer was full when it went out), then flushes. A cancel
+    /// wakes it (nothing of this flush is being sent); a failure of that send fails it. Either way borrowed memory is
+    /// let go of, as a flush that ends without sending does.
+    /// </summary>
+    private async ValueTask<FlushResult> FlushAfterLaterSendAsync(bool allowLater)
+    {
+        try
+        {
+            _flush.Reset();
+            Interlocked.Exchange(ref _flushWaiting, 1); // a full fence, as in FlushCore
+            var version = _flush.Version;
+            if (Volatile.Read(ref _cancelNext) == 1 && Interlocked.Exchange(ref _flushWaiting, 0) == 1)
+            {
+                // A cancel that came before this flush was marked waiting (it found no flush to wake).
+                Interlocked.Exchange(ref _cancelNext, 0);
+                return Cancelled();
+            }
+
+            if (Volatile.Read(ref _sending) == SendNone && Interlocked.Exchange(ref _flushWaiting, 0) == 1)
+            {
+                // It ended meanwhile (a flush from another thread than the loop's).
+            }
+            else if ((await new ValueTask<FlushResult>(this, version).ConfigureAwait(false)).IsCanceled)
+            {
+                return Cancelled();
+            }
+        }
+        catch
+        {
+            ReleaseBlocks();
+            throw;
+        }
+
+        return await FlushCore(allowLater).ConfigureAwait(false);
+    }
+
+    private FlushResult Cancelled()
+    {
+        if (Volatile.Read(ref _borrowing) == 1)
+        {
+            ReleaseBlocks(); // borrowed memory must not wait in the queue for a later flush (as in FlushAsync)
+        }
+
+        return new FlushResult(isCanceled: true, isCompleted: false);
+    }
+
+    /// <summary>
+    /// A send is still in flight, or a write-behind send failed and no flush has reported it: a pooled connection in
+    /// that state is not reused (its next request would wait behind a peer that stopped reading, or fail).
+    /// </summary>
+    public bool OutputPending => Volatile.Read(ref _sending) != SendNone || Volatile.Read(ref _laterError) is not null;
+
+    /// <summary>
+    /// Before the transport closes: sends what write-behind flushes queued (after the loop's own start of that send,
+    /// if it is starting it now). A send that cannot finish at once is cut short by the close.
+    /// </summary>
+    internal void SendQueuedBeforeClose()
+    {
+        var spin = default(SpinWait);
+        while (Volatile.Read(ref _later) == LaterSending)
+        {
+            spin.SpinOnce();
+        }
+
+        SendLaterNow();
+    }
+
+    /// <summary>
+    /// Sends what write-behind flushes queued, if a flush has not taken it: at the end of the loop iteration, or before
+    /// the transport closes. A send that cannot finish stays in flight; a failure is kept for the next flush.
+    /// </summary>
+    internal void SendLaterNow()
+    {
+        if (Interlocked.CompareExchange(ref _later, LaterSending, LaterQueued) != LaterQueued)
+        {
+            return;
+        }
+
+        var later = _laterBlocks!;
+        _laterQueued = 0;
+        ValueTask<int> send;
+        try
+        {
+            send = _io.SendAsync(later);
+        }
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+        {
+            _laterError = ex;
+            ReleaseLater();
+            Volatile.Write(ref _later, LaterNone);
+            return;
+        }
+
+        if (!send.IsCompleted)
+        {
+            _pendingSend = send;
+            Volatile.Write(ref _sending, SendLater);
+            Volatile.Write(ref _later, LaterNone);
+            _io.OnSendCompleted(static s => ((SocketWriter)s!).OnSendCompleted(), this);
+            return;
+        }
+
+        try
+        {
+            send.GetAwaiter().GetResult();
+        }
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+        {
+            _laterError = ex;
+        }
+        finally
+        {
+            ReleaseLater();
+            Volatile.Write(ref _later, LaterNone);
+        }
+    }
+
+    /// <summary>Gives the write-behind blocks (all pooled) back.</summary>
+    private void ReleaseLater()
+    {
+        if (_laterBlocks is { } later)
+        {
+            foreach (var block in later)
+            {
+                BlockPool<byte>.Return(block.Array!);
+            }
+
+            later.Clear();
+        }
+
+        _laterQueued = 0;
     }
 
     /// <summary>
@@ -242,9 +525,11 @@ internal sealed class SocketWriter : PipeWriter, IValueTaskSource<FlushResult>
 
         try
         {
-            if (exception is null && Volatile.Read(ref _sending) == 0)
+            // What is buffered and what write-behind queued go before the FIN (not after a cancelled flush whose send
+            // never finished: the connection is being given up).
+            if (exception is null && Volatile.Read(ref _sending) != SendFlush)
             {
-                await FlushAsync().ConfigureAwait(false);
+                await FlushCore(allowLater: false).ConfigureAwait(false);
             }
 
             _completed = true;
@@ -265,7 +550,7 @@ internal sealed class SocketWriter : PipeWriter, IValueTaskSource<FlushResult>
         }
 
         _completed = true;
-        if (Volatile.Read(ref _sending) == 0)
+        if (Volatile.Read(ref _sending) == SendNone)
         {
             FreeResources();
         }
@@ -273,6 +558,24 @@ internal sealed class SocketWriter : PipeWriter, IValueTaskSource<FlushResult>
 
     private void FreeResources()
     {
+        // What write-behind queued is dropped, unless the loop's thread is sending it: that send then ends first.
+        var spin = default(SpinWait);
+        int state;
+        while ((state = Interlocked.CompareExchange(ref _later, LaterNone, LaterQueued)) == LaterSending)
+        {
+            spin.SpinOnce();
+        }
+
+        if (state == LaterQueued)
+        {
+            ReleaseLater();
+        }
+
+        if (Volatile.Read(ref _sending) != SendNone)
+        {
+            return; // that send went into flight: its completion frees (it sees _released)
+        }
+
         if (Interlocked.Exchange(ref _freed, 1) != 0)
         {
             return;
@@ -318,8 +621,21 @@ internal sealed class SocketWriter : PipeWriter, IValueTaskSource<FlushResult>
         }
 
         _pendingSend = default;
-        ReleaseBlocks();
-        Interlocked.Exchange(ref _sending, 0); // a full fence: this or Release sees the other and frees
+        if (Volatile.Read(ref _sending) == SendLater)
+        {
+            ReleaseLater(); // not _blocks: the writer may be filling them on another thread
+        }
+        else
+        {
+            ReleaseBlocks();
+        }
+
+        if (error is not null && Volatile.Read(ref _flushWaiting) == 0)
+        {
+            _laterError = error; // no flush waits (a write-behind send, or a cancelled flush): the next one reports it
+        }
+
+        Interlocked.Exchange(ref _sending, SendNone); // a full fence: this or Release sees the other and frees
         if (Volatile.Read(ref _released) != 0)
         {
             FreeResources(); // the connection closed while this send was in flight

@@ -65,6 +65,9 @@ internal sealed class StreamTransport : ITransportConnection
     /// <summary>The negotiated TLS protocol, when the stream is an SslStream.</summary>
     public System.Security.Authentication.SslProtocols Protocol => (_stream as SslStream)?.SslProtocol ?? default;
 
+    /// <summary>The output pump writes to the stream until it completes: no send stays behind a completed response.</summary>
+    public bool OutputPending => false;
+
     public void Interrupt() => _io.Interrupt();
 
     public void Abort()

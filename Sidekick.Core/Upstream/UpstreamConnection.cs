@@ -27,6 +27,11 @@ internal sealed class UpstreamConnection(ITransportConnection transport, Upstrea
     /// </summary>
     public bool LooksHealthy()
     {
+        if (Transport.OutputPending)
+        {
+            return false; // the last request's end never left (the backend stopped reading), or failed
+        }
+
         ReadResult result;
         try
         {

@@ -50,25 +50,6 @@ public class SocketTransportTests(string engineName)
         return all.ToArray();
     }
 
-    private static async Task<byte[]> ReadToEndAsync(Socket peer, int max)
-    {
-        var all = new MemoryStream();
-        var buffer = new byte[64 * 1024];
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
-        while (all.Length <= max)
-        {
-            var n = await peer.ReceiveAsync(buffer, SocketFlags.None, timeout.Token);
-            if (n == 0)
-            {
-                break;
-            }
-
-            all.Write(buffer, 0, n);
-        }
-
-        return all.ToArray();
-    }
-
     [Test]
     public async Task Writes_spanning_many_blocks_arrive_whole_and_in_order_then_a_fin()
     {
@@ -92,7 +73,7 @@ public class SocketTransportTests(string engineName)
             }
         }
 
-        var reading = ReadToEndAsync(peer, expected.Length);
+        var reading = TestSockets.ReceiveToEndAsync(peer, expected.Length);
         await transport.Output.CompleteAsync(); // sends the rest, then FIN
         var received = await reading;
 
@@ -108,7 +89,7 @@ public class SocketTransportTests(string engineName)
         using var __ = peer;
         var random = new Random(11);
         var expected = new MemoryStream();
-        var reading = ReadToEndAsync(peer, 64 << 20);
+        var reading = TestSockets.ReceiveToEndAsync(peer, 64 << 20);
         for (var round = 0; round < 8; round++)
         {
             // A copied head, then borrowed pieces in several segments (one of them empty), then a copied tail.
@@ -203,7 +184,7 @@ public class SocketTransportTests(string engineName)
         await Task.Delay(100);
         flush.IsCompleted.ShouldBeFalse("woken while the send still reads the borrowed memory");
 
-        var reading = ReadToEndAsync(peer, big.Length);
+        var reading = TestSockets.ReceiveToEndAsync(peer, big.Length);
         (await flush.AsTask().WaitAsync(TimeSpan.FromSeconds(20))).IsCanceled.ShouldBeFalse();
         await transport.Output.CompleteAsync();
         var received = await reading;

@@ -30,4 +30,24 @@ internal static class TestSockets
             throw;
         }
     }
+
+    /// <summary>Receives until the peer's end (bounded: 20 s, a little over <paramref name="max"/> bytes).</summary>
+    public static async Task<byte[]> ReceiveToEndAsync(Socket peer, int max)
+    {
+        var all = new MemoryStream();
+        var buffer = new byte[64 * 1024];
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        while (all.Length <= max)
+        {
+            var n = await peer.ReceiveAsync(buffer, SocketFlags.None, timeout.Token);
+            if (n == 0)
+            {
+                break;
+            }
+
+            all.Write(buffer, 0, n);
+        }
+
+        return all.ToArray();
+    }
 }

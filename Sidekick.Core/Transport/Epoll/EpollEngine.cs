@@ -36,6 +36,14 @@ internal sealed unsafe class EpollEngine
     private readonly Stack<int> _free = new();
     private int _used;
 
+    // Sends put off to the end of the loop iteration (write-behind), with their state: to backends, then to
+    // clients. Touched by the loop's thread only.
+    private readonly List<(Action<object?> Send, object State)> _laterFirst = new();
+    private readonly List<(Action<object?> Send, object State)> _later = new();
+
+    [ThreadStatic]
+    private static EpollEngine? t_iterating;
+
     private EpollEngine(int index)
     {
         _epfd = Native.EpollCreate(Native.EPOLL_CLOEXEC);
@@ -57,6 +65,18 @@ internal sealed unsafe class EpollEngine
         var engines = Engines.Value;
         return engines[(int)((uint)Interlocked.Increment(ref s_next) % (uint)engines.Length)];
     }
+
+    /// <summary>True on this engine's loop thread while it runs the events of one epoll_wait.</summary>
+    public bool InIteration => t_iterating == this;
+
+    /// <summary>
+    /// Runs <paramref name="send"/>(<paramref name="state"/>) once the events of this iteration have run (only while
+    /// <see cref="InIteration"/>): the sends of a whole batch of events then leave together, and a peer sleeping in
+    /// epoll_wait is woken once per burst instead of once per message. As haproxy orders them, the sends to backends
+    /// (<paramref name="first"/>) go before those to clients: the backend starts on the whole batch of requests while
+    /// the responses go out (in an A/B it woke nginx a fifth less often than the order of the events did).
+    /// </summary>
+    public void SendAtEndOfIteration(Action<object?> send, object state, bool first) => (first ? _laterFirst : _later).Add((send, state));
 
     /// <summary>Adds <paramref name="socket"/> to the epoll set, edge-triggered for both directions.</summary>
     public void Register(IEpollHandler socket, int fd) =>
@@ -146,6 +166,7 @@ internal sealed unsafe class EpollEngine
             }
 
             var slots = Volatile.Read(ref _slots);
+            t_iterating = this;
             for (var i = 0; i < n; i++)
             {
                 var e = events + (i * Native.EventSize);
@@ -169,6 +190,27 @@ internal sealed unsafe class EpollEngine
                     }
                 }
             }
+
+            t_iterating = null; // what the sends below resume sends at once
+            RunLater(_laterFirst);
+            RunLater(_later);
         }
+    }
+
+    private static void RunLater(List<(Action<object?> Send, object State)> later)
+    {
+        for (var i = 0; i < later.Count; i++)
+        {
+            try
+            {
+                later[i].Send(later[i].State);
+            }
+            catch (Exception ex)
+            {
+                Console.Error.WriteLine($"sidekick: unexpected error on the epoll thread: {ex}");
+            }
+        }
+
+        later.Clear();
     }
 }

@@ -37,6 +37,7 @@ internal sealed class EpollSocket : SocketIo, IEpollHandler, IValueTaskSource<in
     private int _writeBlockedAt;
     private int _writeParked;
     private List<ArraySegment<byte>>? _blocks; // the send in flight; null while a connect waits
+    private bool _outgoing; // connected by us (to a backend): its write-behind sends go first
     private int _sendFlags;
     private int _blockIndex;
     private int _blockOffset;
@@ -114,7 +115,7 @@ internal sealed class EpollSocket : SocketIo, IEpollHandler, IValueTaskSource<in
         var errno = StartConnect(socket.SafeHandle, fd, endPoint);
         if (errno == 0)
         {
-            return new EpollSocket(socket.SafeHandle, connecting: false, nonBlocking: true) { _owner = socket, _remote = endPoint };
+            return new EpollSocket(socket.SafeHandle, connecting: false, nonBlocking: true) { _owner = socket, _remote = endPoint, _outgoing = true };
         }
 
         if (errno != Native.EINPROGRESS)
@@ -122,7 +123,7 @@ internal sealed class EpollSocket : SocketIo, IEpollHandler, IValueTaskSource<in
             throw new SocketException((int)Native.ToSocketError(errno));
         }
 
-        var io = new EpollSocket(socket.SafeHandle, connecting: true, nonBlocking: true) { _owner = socket, _remote = endPoint };
+        var io = new EpollSocket(socket.SafeHandle, connecting: true, nonBlocking: true) { _owner = socket, _remote = endPoint, _outgoing = true };
         try
         {
             for (var spurious = 0; ; spurious++)
@@ -456,6 +457,12 @@ internal sealed class EpollSocket : SocketIo, IEpollHandler, IValueTaskSource<in
 
         return new ValueTask<int>(_send, _send.Source.Version);
     }
+
+    /// <inheritdoc />
+    public override bool CanSendLater => _engine.InIteration && Volatile.Read(ref _closed) == 0;
+
+    /// <inheritdoc />
+    public override void SendLater(Action<object?> send, object state) => _engine.SendAtEndOfIteration(send, state, _outgoing);
 
     /// <inheritdoc />
     public override void OnWaitCompleted(Action<object?> callback, object state) =>
