@@ -65,8 +65,7 @@ internal sealed class StreamTransport : ITransportConnection
     /// <summary>The negotiated TLS protocol, when the stream is an SslStream.</summary>
     public System.Security.Authentication.SslProtocols Protocol => (_stream as SslStream)?.SslProtocol ?? default;
 
-    /// <summary>The output pump writes to the stream until it completes: no send stays behind a completed response.</summary>
-    public bool OutputPending => false;
+    public bool OutputPending => _under.OutputPending;
 
     public void Interrupt() => _io.Interrupt();
 
@@ -78,10 +77,21 @@ internal sealed class StreamTransport : ITransportConnection
         }
 
         _io.ArmReset();
-        Dispose();
+        Close();
     }
 
+    /// <summary>Closes after sending what write-behind queued (a send that cannot finish at once is cut short).</summary>
     public void Dispose()
+    {
+        if (Volatile.Read(ref _disposed) == 0)
+        {
+            _under.SendQueuedBeforeClose();
+        }
+
+        Close();
+    }
+
+    private void Close()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
         {
@@ -238,7 +248,7 @@ internal sealed class StreamTransport : ITransportConnection
                 await ssl.ShutdownAsync().ConfigureAwait(false);
             }
 
-            _io.ShutdownSend();
+            await _under.CompleteAsync().ConfigureAwait(false); // what is written behind goes before the FIN
             await reader.CompleteAsync().ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is IOException or ObjectDisposedException or SocketException or InvalidOperationException or NotSupportedException)
