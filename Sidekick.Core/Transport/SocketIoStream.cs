@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Net.Sockets;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
@@ -11,9 +10,8 @@ namespace Sidekick.Core.Transport;
 /// on Linux the socket stays on our epoll loop, so a TLS connection runs on the loop's thread as a plain one does
 /// (over the runtime's NetworkStream it ran on the runtime's socket thread, and every request hopped between that
 /// thread and the loop's, two context switches per request on a sidecar's one core). A read waits for data without a
-/// buffer (a zero-byte read only waits), then receives without waiting; a write goes through a
-/// <see cref="SocketWriter"/>: one send that completes when the kernel has taken every byte, or, for a small record on
-/// our loop, written behind to the end of its iteration. One write at a time (a second while one waits for room is refused: renegotiation,
+/// buffer (a zero-byte read only waits), then receives without waiting; a write is one send that completes when the
+/// kernel has taken every byte, one at a time (a second write while one waits for room is refused: renegotiation,
 /// which would write from the read side, is off on both ends). A cancelled read or write (a handshake that ran out
 /// of time) aborts the socket: an SslStream cannot be used after a cancelled operation anyway. The stream does not
 /// own the socket.
@@ -21,17 +19,13 @@ namespace Sidekick.Core.Transport;
 internal sealed class SocketIoStream : Stream
 {
     private readonly SocketIo _io;
-    private readonly SocketWriter _writer; // sends the records: a small one may be written behind (see SocketWriter)
+    private readonly List<ArraySegment<byte>> _send = new(1);
     private int _writing; // one write at a time: a second one would replace the first's send on the socket
 
     public SocketIoStream(SocketIo io)
     {
         _io = io;
-        _writer = new SocketWriter(io);
     }
-
-    /// <summary>A send is still in flight or failed unreported (see <see cref="ITransportConnection.OutputPending"/>).</summary>
-    public bool OutputPending => _writer.OutputPending;
 
     /// <summary>The socket under this stream.</summary>
     public SocketIo Io => _io;
@@ -100,55 +94,29 @@ internal sealed class SocketIoStream : Stream
             return ValueTask.FromException(new NotSupportedException("a write is already in progress on this connection"));
         }
 
-        // A small record not followed by another (a small response, close_notify) is copied, so that on our loop its
-        // send can wait for the end of the iteration with the other connections' (write-behind); a larger one is sent
-        // from SslStream's own buffer, which it keeps until this write completes.
-        ValueTask<System.IO.Pipelines.FlushResult> flush;
+        // SslStream writes from pooled arrays; anything else is copied once.
+        var segment = MemoryMarshal.TryGetArray(buffer, out var array) ? array : new ArraySegment<byte>(buffer.ToArray());
+        _send.Clear();
+        _send.Add(segment);
+        ValueTask<int> send;
         try
         {
-            if (buffer.Length <= SocketWriter.LaterAtMost && !MoreFollows)
-            {
-                _writer.Write(buffer.Span);
-            }
-            else
-            {
-                _writer.WriteBorrowed(new System.Buffers.ReadOnlySequence<byte>(buffer), MoreFollows);
-            }
-
-            flush = _writer.FlushAsync();
+            send = _io.SendAsync(_send, MoreFollows);
         }
-        catch (InvalidOperationException ex)
+        catch (SocketException ex)
         {
             Volatile.Write(ref _writing, 0);
             return ValueTask.FromException(new IOException(ex.Message, ex));
         }
 
-        if (flush.IsCompletedSuccessfully)
+        if (send.IsCompletedSuccessfully)
         {
-            _ = flush.Result;
+            _ = send.Result;
             Volatile.Write(ref _writing, 0);
             return default;
         }
 
-        return AwaitFlushAsync(flush, cancellationToken);
-    }
-
-    /// <summary>
-    /// Ends the sending direction after what is written (and written behind): TLS close_notify goes before the FIN.
-    /// </summary>
-    public ValueTask CompleteAsync() => _writer.CompleteAsync();
-
-    /// <summary>Before the socket closes: sends what write-behind queued (see <see cref="SocketWriter.SendQueuedBeforeClose"/>).</summary>
-    public void SendQueuedBeforeClose() => _writer.SendQueuedBeforeClose();
-
-    protected override void Dispose(bool disposing)
-    {
-        if (disposing)
-        {
-            _writer.Release(); // the socket is closed by then (by its owner, first): the blocks go back
-        }
-
-        base.Dispose(disposing);
+        return AwaitSendAsync(send, cancellationToken);
     }
 
     public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
@@ -215,14 +183,14 @@ internal sealed class SocketIoStream : Stream
     }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    private async ValueTask AwaitFlushAsync(ValueTask<System.IO.Pipelines.FlushResult> flush, CancellationToken cancellationToken)
+    private async ValueTask AwaitSendAsync(ValueTask<int> send, CancellationToken cancellationToken)
     {
         using var registration = AbortOnCancel(cancellationToken);
         try
         {
-            await flush.ConfigureAwait(false);
+            await send.ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is SocketException or ObjectDisposedException or InvalidOperationException)
+        catch (SocketException ex)
         {
             cancellationToken.ThrowIfCancellationRequested();
             throw new IOException(ex.Message, ex);

@@ -274,7 +274,7 @@ internal sealed class SocketWriter : PipeWriter, IValueTaskSource<FlushResult>
     /// At most this much waits for the end of the loop iteration: more goes out at once (a body streaming through in one
     /// iteration must not pile up: the flush's wait for the kernel is the back-pressure).
     /// </summary>
-    internal const int LaterAtMost = 16 * 1024;
+    private const int LaterAtMost = 16 * 1024;
 
     private static int Queued(List<ArraySegment<byte>> blocks)
     {

@@ -65,7 +65,8 @@ internal sealed class StreamTransport : ITransportConnection
     /// <summary>The negotiated TLS protocol, when the stream is an SslStream.</summary>
     public System.Security.Authentication.SslProtocols Protocol => (_stream as SslStream)?.SslProtocol ?? default;
 
-    public bool OutputPending => _under.OutputPending;
+    /// <summary>The output pump writes to the stream until it completes: no send stays behind a completed response.</summary>
+    public bool OutputPending => false;
 
     public void Interrupt() => _io.Interrupt();
 
@@ -77,21 +78,10 @@ internal sealed class StreamTransport : ITransportConnection
         }
 
         _io.ArmReset();
-        Close();
+        Dispose();
     }
 
-    /// <summary>Closes after sending what write-behind queued (a send that cannot finish at once is cut short).</summary>
     public void Dispose()
-    {
-        if (Volatile.Read(ref _disposed) == 0)
-        {
-            _under.SendQueuedBeforeClose();
-        }
-
-        Close();
-    }
-
-    private void Close()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
         {
@@ -248,7 +238,7 @@ internal sealed class StreamTransport : ITransportConnection
                 await ssl.ShutdownAsync().ConfigureAwait(false);
             }
 
-            await _under.CompleteAsync().ConfigureAwait(false); // what is written behind goes before the FIN
+            _io.ShutdownSend();
             await reader.CompleteAsync().ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is IOException or ObjectDisposedException or SocketException or InvalidOperationException or NotSupportedException)

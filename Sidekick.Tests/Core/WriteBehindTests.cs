@@ -373,43 +373,4 @@ public class WriteBehindTests
         (queued?.Count(block => ReferenceEquals(block.Array, borrowed)) ?? 0).ShouldBe(0);
         transport.Dispose();
     }
-
-    [Test]
-    public async Task A_small_record_written_to_a_TLS_connections_socket_on_the_loop_leaves_at_the_end_of_the_iteration_and_before_the_FIN()
-    {
-        // The stream under an SslStream: a record that is not followed by another (a small response, close_notify)
-        // is written behind as a plain connection's flush is; completing sends it before the FIN.
-        using var listener = TestSockets.Listen();
-        var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        var io = await SocketIo.ConnectAsync(client, (IPEndPoint)listener.LocalEndPoint!, SocketEngine.Epoll, CancellationToken.None)
-            .AsTask().WaitAsync(TimeSpan.FromSeconds(10));
-        using var peer = await listener.AcceptAsync().WaitAsync(TimeSpan.FromSeconds(10));
-        var stream = new SocketIoStream(io);
-        var reading = TestSockets.ReceiveToEndAsync(peer, 1 << 20);
-        string? thread = null;
-        var completed = false;
-        var sentMeanwhile = -1;
-
-        var waited = stream.ReadAsync(Memory<byte>.Empty); // a wait for data, completed on the loop's thread
-        waited.IsCompleted.ShouldBeFalse();
-        var resumed = ResumeAsync();
-        peer.Send("."u8);
-        await resumed.WaitAsync(TimeSpan.FromSeconds(10));
-
-        thread.ShouldNotBeNull().ShouldStartWith("sidekick epoll");
-        completed.ShouldBeTrue();
-        sentMeanwhile.ShouldBe(0, "sent before the end of the iteration");
-        await stream.CompleteAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(10));
-        Encoding.ASCII.GetString(await reading).ShouldBe("record");
-        io.Discard();
-        await stream.DisposeAsync();
-
-        async Task ResumeAsync()
-        {
-            await waited.ConfigureAwait(false);
-            thread = Thread.CurrentThread.Name;
-            completed = stream.WriteAsync("record"u8.ToArray()).IsCompletedSuccessfully;
-            sentMeanwhile = peer.Available;
-        }
-    }
 }
