@@ -166,6 +166,10 @@ internal sealed partial class ClientConnection
             await ClientOut.CompleteAsync().ConfigureAwait(false);
             if (!_bodyPending && NothingMoreToRead())
             {
+                // A TLS connection's pump may still be sending the end of the response: the close waits for it, as a
+                // plain connection's completion waits for the kernel to take every byte (closing cut a slow client's
+                // response short). Not while lingering: a client still sending may read only once it is done.
+                await _client.OutputDone.ConfigureAwait(false);
                 return;
             }
 
@@ -181,6 +185,11 @@ internal sealed partial class ClientConnection
                 {
                     break; // a stray CancelPendingRead (IsCanceled, not timed out) must not cut the linger short
                 }
+            }
+
+            if (!_timedOut)
+            {
+                await _client.OutputDone.ConfigureAwait(false); // the client closed its side; it may still be reading
             }
         }
         catch (Exception ex) when (IsIoFailure(ex))

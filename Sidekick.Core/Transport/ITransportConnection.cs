@@ -32,6 +32,13 @@ internal interface ITransportConnection : IDuplexPipe, IDisposable
     bool OutputPending { get; }
 
     /// <summary>
+    /// Completes once everything written before the output was completed has been handed to the kernel (or sending
+    /// failed). A plain socket's completion already waits for that; a TLS connection's send pump may still be
+    /// encrypting and sending after it, and closing before the pump ends would cut the response short.
+    /// </summary>
+    Task OutputDone { get; }
+
+    /// <summary>
     /// Queues <paramref name="data"/> for the next flush of <see cref="IDuplexPipe.Output"/> without copying it, when
     /// this transport can (a plain socket's gather write); the caller leaves the memory unchanged, and does not give it
     /// back to a pool, until that flush has completed, and treats a cancelled flush as the end of the connection (its

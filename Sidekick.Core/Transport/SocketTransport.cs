@@ -76,6 +76,9 @@ internal sealed class SocketTransport : ITransportConnection
 
     public bool OutputPending => _output.OutputPending;
 
+    /// <summary>Completing the writer sends everything before it returns.</summary>
+    public Task OutputDone => Task.CompletedTask;
+
     public void Interrupt() => _io.Interrupt();
 
     public void Abort()

@@ -44,7 +44,7 @@ internal sealed class StreamTransport : ITransportConnection
         _io = under.Io;
         RemoteEndPoint = _io.RemoteEndPoint;
         _ = ReceiveAsync();
-        _ = SendAsync();
+        OutputDone = SendAsync();
     }
 
     /// <summary>
@@ -67,6 +67,9 @@ internal sealed class StreamTransport : ITransportConnection
 
     /// <summary>The output pump writes to the stream until it completes: no send stays behind a completed response.</summary>
     public bool OutputPending => false;
+
+    /// <summary>The send pump: it ends after close_notify and the FIN, or when sending fails.</summary>
+    public Task OutputDone { get; }
 
     public void Interrupt() => _io.Interrupt();
 

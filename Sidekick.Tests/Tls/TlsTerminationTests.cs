@@ -91,6 +91,58 @@ public partial class TlsTerminationTests
     }
 
     [Test]
+    public async Task A_large_response_with_Connection_close_reaches_a_slow_TLS_client_whole()
+    {
+        using var dir = new TestCertificates();
+        using var leaf = TestCertificates.CreateLeaf(null);
+        var (cert, key) = dir.WritePair(leaf);
+        var body = new byte[4 << 20];
+        new Random(17).NextBytes(body);
+        await using var backend = new FakeBackend(async c =>
+        {
+            if (await c.ReadRequestAsync() is null)
+            {
+                return;
+            }
+
+            await c.Socket.SendAsync(System.Text.Encoding.ASCII.GetBytes($"HTTP/1.1 200 OK\r\nContent-Length: {body.Length}\r\nConnection: close\r\n\r\n"));
+            await c.Socket.SendAsync(body);
+        });
+        await using var proxy = ProxyUnderTest.Start(Tls(cert, key), [backend.Url]);
+        await using var ssl = await HandshakeAsync(proxy.Port, SslProtocols.None, receiveBufferSize: 64 * 1024);
+
+        await ssl.WriteAsync("GET /big HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"u8.ToArray());
+        await Task.Delay(1000); // the client reads nothing for a while: the proxy's last sends wait for room
+        var received = new MemoryStream();
+        var buffer = new byte[64 * 1024];
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        try
+        {
+            while (received.Length < body.Length + 4096)
+            {
+                var n = await ssl.ReadAsync(buffer, timeout.Token);
+                if (n == 0)
+                {
+                    break;
+                }
+
+                received.Write(buffer, 0, n);
+            }
+        }
+        catch (IOException)
+        {
+            // a reset: the length check below tells what arrived
+        }
+
+        var all = received.ToArray();
+        var headEnd = all.AsSpan().IndexOf("\r\n\r\n"u8);
+        headEnd.ShouldBeGreaterThan(0);
+        var got = all.AsSpan(headEnd + 4);
+        got.Length.ShouldBe(body.Length, "the response was cut short when the connection closed");
+        got.SequenceEqual(body).ShouldBeTrue();
+    }
+
+    [Test]
     public async Task Tls_max_12_caps_the_version()
     {
         using var dir = new TestCertificates();
@@ -249,9 +301,14 @@ public partial class TlsTerminationTests
         warnings[0].ShouldStartWith("unable to reload the certificate, keeping the current one: ");
     }
 
-    private static async Task<SslStream> HandshakeAsync(int port, SslProtocols protocols)
+    private static async Task<SslStream> HandshakeAsync(int port, SslProtocols protocols, int receiveBufferSize = 0)
     {
         var tcp = new TcpClient();
+        if (receiveBufferSize > 0)
+        {
+            tcp.ReceiveBufferSize = receiveBufferSize;
+        }
+
         await tcp.ConnectAsync(IPAddress.Loopback, port);
         var ssl = new SslStream(tcp.GetStream(), leaveInnerStreamOpen: false);
         try
