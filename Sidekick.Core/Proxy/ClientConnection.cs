@@ -189,7 +189,10 @@ internal sealed partial class ClientConnection
 
             if (!_timedOut)
             {
-                await _client.OutputDone.ConfigureAwait(false); // the client closed its side; it may still be reading
+                // The client closed its side; it may still be reading. No longer lingering: a stop resets the
+                // connection rather than wait for a client that reads nothing.
+                Volatile.Write(ref _lingering, false);
+                await _client.OutputDone.ConfigureAwait(false);
             }
         }
         catch (Exception ex) when (IsIoFailure(ex))
