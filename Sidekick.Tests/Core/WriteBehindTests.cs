@@ -19,6 +19,19 @@ namespace Sidekick.Tests.Core;
 /// </summary>
 public class WriteBehindTests
 {
+    private int _writeBehindFrom;
+
+    // Every batch of events is written behind here, however small (the tests' batches hold one event each).
+    [OneTimeSetUp]
+    public void WriteBehindOnEveryBatch()
+    {
+        _writeBehindFrom = Sidekick.Core.Transport.Epoll.EpollEngine.WriteBehindFrom;
+        Sidekick.Core.Transport.Epoll.EpollEngine.WriteBehindFrom = 1;
+    }
+
+    [OneTimeTearDown]
+    public void WriteBehindAsBefore() => Sidekick.Core.Transport.Epoll.EpollEngine.WriteBehindFrom = _writeBehindFrom;
+
     private static async Task<(SocketTransport Transport, Socket Peer, Socket Listener)> PairAsync(int sendBufferSize = 0)
     {
         var listener = TestSockets.Listen();
@@ -82,6 +95,34 @@ public class WriteBehindTests
         sentMeanwhile.ShouldBe(0, "sent before the end of the iteration");
         await transport.Output.CompleteAsync();
         Encoding.ASCII.GetString(await TestSockets.ReceiveToEndAsync(peer, 1 << 20)).ShouldBe("onetwo");
+        transport.Dispose();
+    }
+
+    [Test]
+    public async Task A_batch_of_fewer_events_than_WriteBehindFrom_sends_at_once()
+    {
+        var (transport, peer, listener) = await PairAsync();
+        using var _ = listener;
+        using var __ = peer;
+        var sentMeanwhile = -1;
+        Sidekick.Core.Transport.Epoll.EpollEngine.WriteBehindFrom = 8; // the default: a batch of one event is too few
+        try
+        {
+            var thread = await OnLoopAsync(transport, peer, () =>
+            {
+                transport.Output.Write("now"u8);
+                transport.Output.FlushAsync().IsCompletedSuccessfully.ShouldBeTrue();
+                sentMeanwhile = peer.Available;
+            });
+
+            thread.ShouldNotBeNull().ShouldStartWith("sidekick epoll");
+            sentMeanwhile.ShouldBe(3, "held back in a batch of one event");
+        }
+        finally
+        {
+            Sidekick.Core.Transport.Epoll.EpollEngine.WriteBehindFrom = 1;
+        }
+
         transport.Dispose();
     }
 
