@@ -34,6 +34,9 @@ internal sealed class SocketWriter : PipeWriter, IValueTaskSource<FlushResult>
     private ValueTask<int> _pendingSend;
     private ManualResetValueTaskSourceCore<FlushResult> _flush; // continuations run inline
     private int _flushWaiting; // 1 while a caller awaits a pending send
+    private const int SendNone = 0;
+    private const int SendFlush = 1;
+    private const int SendLater = 2; // of _laterBlocks: no caller waits on it, and _blocks may fill meanwhile
     private int _sending; // the send in flight: SendNone, SendFlush (a flush's own) or SendLater (write-behind's)
     private int _cancelNext; // a CancelPendingFlush with no flush waiting applies to the next flush (PipeWriter contract)
     private int _borrowing; // 1 from a borrowed write until the send of the flush that takes it has ended
@@ -47,9 +50,6 @@ internal sealed class SocketWriter : PipeWriter, IValueTaskSource<FlushResult>
     private List<ArraySegment<byte>>? _laterBlocks;
     private int _laterQueued; // bytes in _laterBlocks
     private int _later;
-    private const int SendNone = 0;
-    private const int SendFlush = 1;
-    private const int SendLater = 2; // of _laterBlocks: no caller waits on it, and _blocks may fill meanwhile
     private Exception? _laterError; // how a write-behind send failed: the next flush reports it
     private int _released;
 
@@ -256,18 +256,28 @@ internal sealed class SocketWriter : PipeWriter, IValueTaskSource<FlushResult>
 
         Volatile.Write(ref _sending, SendFlush);
         _pendingSend = send;
+        var version = WaitForSend();
+        _io.OnSendCompleted(static s => ((SocketWriter)s!).OnSendCompleted(), this); // after: it may run at once
+        return new ValueTask<FlushResult>(this, version);
+    }
+
+    /// <summary>
+    /// Marks this flush as waiting for the send in flight and returns the version to await: the send's completion
+    /// completes it. A cancel that came while it was being set up completes it cancelled (taken here, unless the
+    /// cancel took the flush).
+    /// </summary>
+    private short WaitForSend()
+    {
         _flush.Reset();
         Interlocked.Exchange(ref _flushWaiting, 1); // a full fence: a cancel from now on finds it, or this finds the cancel
         var version = _flush.Version;
-        _io.OnSendCompleted(static s => ((SocketWriter)s!).OnSendCompleted(), this);
         if (Volatile.Read(ref _cancelNext) == 1 && !ReadsBorrowedMemory && Interlocked.Exchange(ref _flushWaiting, 0) == 1)
         {
-            // A cancel that came while this flush was being set up (taken here, unless the cancel took the flush).
             Interlocked.Exchange(ref _cancelNext, 0);
             _flush.SetResult(new FlushResult(isCanceled: true, isCompleted: false));
         }
 
-        return new ValueTask<FlushResult>(this, version);
+        return version;
     }
 
     /// <summary>
@@ -316,39 +326,45 @@ internal sealed class SocketWriter : PipeWriter, IValueTaskSource<FlushResult>
     /// </summary>
     private bool TakeLater()
     {
-        var spin = default(SpinWait);
-        while (true)
+        if (!ClaimLater())
         {
-            var state = Interlocked.CompareExchange(ref _later, LaterNone, LaterQueued);
-            if (state == LaterNone)
-            {
-                return Volatile.Read(ref _sending) == SendNone;
-            }
-
-            if (state == LaterQueued)
-            {
-                var later = _laterBlocks!;
-                if (_owned is { } owned)
-                {
-                    foreach (var block in later)
-                    {
-                        owned.Add(block.Array!);
-                    }
-                }
-
-                if (_blocks is { } blocks)
-                {
-                    later.AddRange(blocks);
-                    blocks.Clear();
-                }
-
-                (_blocks, _laterBlocks) = (later, _blocks ?? new List<ArraySegment<byte>>(4));
-                _laterQueued = 0;
-                return true;
-            }
-
-            spin.SpinOnce(); // the loop's thread is starting the send of it (a non-blocking call): not for long
+            return Volatile.Read(ref _sending) == SendNone;
         }
+
+        var later = _laterBlocks!;
+        if (_owned is { } owned)
+        {
+            foreach (var block in later)
+            {
+                owned.Add(block.Array!);
+            }
+        }
+
+        if (_blocks is { } blocks)
+        {
+            later.AddRange(blocks);
+            blocks.Clear();
+        }
+
+        (_blocks, _laterBlocks) = (later, _blocks ?? new List<ArraySegment<byte>>(4));
+        _laterQueued = 0;
+        return true;
+    }
+
+    /// <summary>
+    /// Takes what write-behind queued away from the loop (true: the caller owns <see cref="_laterBlocks"/>), or finds
+    /// nothing queued (false); while the loop's thread is starting their send (a non-blocking call), waits for it.
+    /// </summary>
+    private bool ClaimLater()
+    {
+        var spin = default(SpinWait);
+        int state;
+        while ((state = Interlocked.CompareExchange(ref _later, LaterNone, LaterQueued)) == LaterSending)
+        {
+            spin.SpinOnce();
+        }
+
+        return state == LaterQueued;
     }
 
     /// <summary>
@@ -360,16 +376,7 @@ internal sealed class SocketWriter : PipeWriter, IValueTaskSource<FlushResult>
     {
         try
         {
-            _flush.Reset();
-            Interlocked.Exchange(ref _flushWaiting, 1); // a full fence, as in FlushCore
-            var version = _flush.Version;
-            if (Volatile.Read(ref _cancelNext) == 1 && Interlocked.Exchange(ref _flushWaiting, 0) == 1)
-            {
-                // A cancel that came before this flush was marked waiting (it found no flush to wake).
-                Interlocked.Exchange(ref _cancelNext, 0);
-                return Cancelled();
-            }
-
+            var version = WaitForSend();
             if (Volatile.Read(ref _sending) == SendNone && Interlocked.Exchange(ref _flushWaiting, 0) == 1)
             {
                 // It ended meanwhile (a flush from another thread than the loop's).
@@ -559,14 +566,7 @@ internal sealed class SocketWriter : PipeWriter, IValueTaskSource<FlushResult>
     private void FreeResources()
     {
         // What write-behind queued is dropped, unless the loop's thread is sending it: that send then ends first.
-        var spin = default(SpinWait);
-        int state;
-        while ((state = Interlocked.CompareExchange(ref _later, LaterNone, LaterQueued)) == LaterSending)
-        {
-            spin.SpinOnce();
-        }
-
-        if (state == LaterQueued)
+        if (ClaimLater())
         {
             ReleaseLater();
         }

@@ -42,7 +42,7 @@ internal sealed unsafe class EpollEngine
     private readonly List<(Action<object?> Send, object State)> _later = new();
 
     [ThreadStatic]
-    private static EpollEngine? t_iterating;
+    private static EpollEngine? t_writingBehind;
 
     private EpollEngine(int index)
     {
@@ -73,12 +73,15 @@ internal sealed unsafe class EpollEngine
     /// </summary>
     internal static int WriteBehindFrom = 8;
 
-    /// <summary>True on this engine's loop thread while it runs the events of one epoll_wait large enough for write-behind.</summary>
-    public bool InIteration => t_iterating == this;
+    /// <summary>
+    /// True on this engine's loop thread while it runs the events of an epoll_wait that returned at least
+    /// <see cref="WriteBehindFrom"/>: sends may wait for the end of the iteration (<see cref="SendAtEndOfIteration"/>).
+    /// </summary>
+    public bool WritesBehind => t_writingBehind == this;
 
     /// <summary>
     /// Runs <paramref name="send"/>(<paramref name="state"/>) once the events of this iteration have run (only while
-    /// <see cref="InIteration"/>): the sends of a whole batch of events then leave together, and a peer sleeping in
+    /// <see cref="WritesBehind"/>): the sends of a whole batch of events then leave together, and a peer sleeping in
     /// epoll_wait is woken once per burst instead of once per message. As haproxy orders them, the sends to backends
     /// (<paramref name="first"/>) go before those to clients: the backend starts on the whole batch of requests while
     /// the responses go out (in an A/B it woke nginx a fifth less often than the order of the events did).
@@ -173,7 +176,7 @@ internal sealed unsafe class EpollEngine
             }
 
             var slots = Volatile.Read(ref _slots);
-            t_iterating = n >= WriteBehindFrom ? this : null;
+            t_writingBehind = n >= WriteBehindFrom ? this : null;
             for (var i = 0; i < n; i++)
             {
                 var e = events + (i * Native.EventSize);
@@ -198,7 +201,7 @@ internal sealed unsafe class EpollEngine
                 }
             }
 
-            t_iterating = null; // what the sends below resume sends at once
+            t_writingBehind = null; // what the sends below resume sends at once
             RunLater(_laterFirst);
             RunLater(_later);
         }

@@ -459,7 +459,7 @@ internal sealed class EpollSocket : SocketIo, IEpollHandler, IValueTaskSource<in
     }
 
     /// <inheritdoc />
-    public override bool CanSendLater => _engine.InIteration && Volatile.Read(ref _closed) == 0;
+    public override bool CanSendLater => _engine.WritesBehind && Volatile.Read(ref _closed) == 0;
 
     /// <inheritdoc />
     public override void SendLater(Action<object?> send, object state) => _engine.SendAtEndOfIteration(send, state, _outgoing);
