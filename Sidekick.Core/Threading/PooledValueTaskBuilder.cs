@@ -124,11 +124,11 @@ internal sealed class PooledBox<TResult, TStateMachine> : PooledBox<TResult>
 {
     private static readonly ReusePool<PooledBox<TResult, TStateMachine>> Pool = new(4096);
 
-    // One box per thread in front of the shared pool: a request calls each pooled method once, on one loop thread,
-    // so most rents and returns take no lock. (Release state machines are structs: with a value-type result each
-    // instantiation has its own code, and the thread-static costs no runtime lookup.)
+    // A thread's own boxes in front of the shared pool: a request calls each pooled method about once, on one loop
+    // thread, so most rents and returns take no lock. (Release state machines are structs: each instantiation has
+    // its own code, and the thread-static costs no runtime lookup.)
     [ThreadStatic]
-    private static PooledBox<TResult, TStateMachine>? t_spare;
+    private static ThreadCache<PooledBox<TResult, TStateMachine>>? t_cache;
 
     public TStateMachine StateMachine = default!;
 
@@ -138,26 +138,13 @@ internal sealed class PooledBox<TResult, TStateMachine> : PooledBox<TResult>
 
     public static PooledBox<TResult, TStateMachine> Rent()
     {
-        if (t_spare is { } spare)
-        {
-            t_spare = null;
-            return spare;
-        }
-
-        return Pool.TryRent(out var box) ? box : new PooledBox<TResult, TStateMachine>();
+        return Pool.TryRent(ref t_cache, out var box) ? box : new PooledBox<TResult, TStateMachine>();
     }
 
     private protected override void Return()
     {
         StateMachine = default!;
-        if (t_spare is null)
-        {
-            t_spare = this;
-        }
-        else
-        {
-            Pool.Return(this);
-        }
+        Pool.Return(ref t_cache, this);
     }
 
     private void MoveNext() => StateMachine.MoveNext();

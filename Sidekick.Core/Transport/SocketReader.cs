@@ -27,16 +27,11 @@ internal sealed class SocketReader : PipeReader, IValueTaskSource<ReadResult>
     private const int GatherAtMost = 64 * 1024;
     private const int MinFree = 512; // less free space than this at the tail: receive into a new block
 
-    private const int PerThread = 4;
-
     private static readonly ReusePool<Segment> Segments = new(4096);
 
-    // A few segment objects per thread in front of the shared pool (whose lock costs more than the rest of a rent).
+    // A thread's own segment objects in front of the shared pool (whose lock costs more than the rest of a rent).
     [ThreadStatic]
-    private static Segment?[]? t_segments;
-
-    [ThreadStatic]
-    private static int t_segmentCount;
+    private static ThreadCache<Segment>? t_segments;
 
     private readonly SocketIo _io;
     private Segment? _head; // first unconsumed block
@@ -483,14 +478,7 @@ internal sealed class SocketReader : PipeReader, IValueTaskSource<ReadResult>
 
     private static Segment Rent(int size)
     {
-        Segment segment;
-        if (t_segmentCount > 0)
-        {
-            var cache = t_segments!;
-            segment = cache[--t_segmentCount]!;
-            cache[t_segmentCount] = null;
-        }
-        else if (!Segments.TryRent(out segment))
+        if (!Segments.TryRent(ref t_segments, out var segment))
         {
             segment = new Segment();
         }
@@ -503,15 +491,7 @@ internal sealed class SocketReader : PipeReader, IValueTaskSource<ReadResult>
     {
         BlockPool<byte>.Return(segment.Array);
         segment.Reset();
-        var cache = t_segments ??= new Segment?[PerThread];
-        if (t_segmentCount < PerThread)
-        {
-            cache[t_segmentCount++] = segment;
-        }
-        else
-        {
-            Segments.Return(segment);
-        }
+        Segments.Return(ref t_segments, segment);
     }
 
     ReadResult IValueTaskSource<ReadResult>.GetResult(short token) => _source.GetResult(token);

@@ -14,8 +14,7 @@ namespace Sidekick.Tests.Core;
 /// <summary>
 /// Write-behind on our epoll loop: a small flush made on the loop's thread while it runs a batch of events completes
 /// at once, and its bytes leave at the end of the iteration with the other connections' (one wake-up of a peer per
-/// burst). Each test enters the loop by parking a read and having the peer send a byte: the read's continuation, and
-/// so the test's code after it, runs on the loop's thread.
+/// burst). Each test enters the loop with <see cref="EpollLoop.OnLoopAsync"/>.
 /// </summary>
 public class WriteBehindTests
 {
@@ -32,55 +31,16 @@ public class WriteBehindTests
     [OneTimeTearDown]
     public void WriteBehindAsBefore() => Sidekick.Core.Transport.Epoll.EpollEngine.WriteBehindFrom = _writeBehindFrom;
 
-    private static async Task<(SocketTransport Transport, Socket Peer, Socket Listener)> PairAsync(int sendBufferSize = 0)
-    {
-        var listener = TestSockets.Listen();
-        var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        if (sendBufferSize > 0)
-        {
-            client.SendBufferSize = sendBufferSize;
-        }
-
-        var transport = await SocketTransport.ConnectAsync(client, (IPEndPoint)listener.LocalEndPoint!, SocketEngine.Epoll, CancellationToken.None)
-            .AsTask().WaitAsync(TimeSpan.FromSeconds(10));
-        var peer = await listener.AcceptAsync().WaitAsync(TimeSpan.FromSeconds(10));
-        return (transport, peer, listener);
-    }
-
-    /// <summary>
-    /// Parks a read, has the peer send one byte, and runs <paramref name="onLoop"/> on the thread that completes the
-    /// read: the loop's, in the middle of its iteration (the continuation is registered before the byte is sent).
-    /// Returns that thread's name; the iteration may still be running when this returns.
-    /// </summary>
-    private static async Task<string?> OnLoopAsync(SocketTransport transport, Socket peer, Action onLoop)
-    {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-        var read = transport.Input.ReadAsync(timeout.Token);
-        read.IsCompleted.ShouldBeFalse("the read did not park");
-        var resumed = ResumeAsync(transport, read, onLoop);
-        peer.Send("."u8);
-        return await resumed.WaitAsync(TimeSpan.FromSeconds(10));
-    }
-
-    private static async Task<string?> ResumeAsync(SocketTransport transport, ValueTask<ReadResult> read, Action onLoop)
-    {
-        var result = await read.ConfigureAwait(false);
-        transport.Input.AdvanceTo(result.Buffer.End);
-        var name = Thread.CurrentThread.Name;
-        onLoop();
-        return name;
-    }
-
     [Test]
     public async Task Small_flushes_on_the_loop_complete_at_once_and_their_bytes_leave_together_at_the_end_of_the_iteration()
     {
-        var (transport, peer, listener) = await PairAsync();
+        var (transport, peer, listener) = await EpollLoop.PairAsync();
         using var _ = listener;
         using var __ = peer;
         var completed = false;
         var sentMeanwhile = -1;
 
-        var thread = await OnLoopAsync(transport, peer, () =>
+        var thread = await EpollLoop.OnLoopAsync(transport, peer, () =>
         {
             transport.Output.Write("one"u8);
             var first = transport.Output.FlushAsync();
@@ -101,14 +61,14 @@ public class WriteBehindTests
     [Test]
     public async Task A_batch_of_fewer_events_than_WriteBehindFrom_sends_at_once()
     {
-        var (transport, peer, listener) = await PairAsync();
+        var (transport, peer, listener) = await EpollLoop.PairAsync();
         using var _ = listener;
         using var __ = peer;
         var sentMeanwhile = -1;
         Sidekick.Core.Transport.Epoll.EpollEngine.WriteBehindFrom = 8; // the default: a batch of one event is too few
         try
         {
-            var thread = await OnLoopAsync(transport, peer, () =>
+            var thread = await EpollLoop.OnLoopAsync(transport, peer, () =>
             {
                 transport.Output.Write("now"u8);
                 transport.Output.FlushAsync().IsCompletedSuccessfully.ShouldBeTrue();
@@ -129,7 +89,7 @@ public class WriteBehindTests
     [Test]
     public async Task A_flush_that_cannot_wait_sends_what_write_behind_queued_first()
     {
-        var (transport, peer, listener) = await PairAsync();
+        var (transport, peer, listener) = await EpollLoop.PairAsync();
         using var _ = listener;
         using var __ = peer;
         var random = new Random(21);
@@ -141,7 +101,7 @@ public class WriteBehindTests
         bool deferred = false, deferredAgain = false, took = false;
         Task? large = null, withBorrowed = null;
 
-        var thread = await OnLoopAsync(transport, peer, () =>
+        var thread = await EpollLoop.OnLoopAsync(transport, peer, () =>
         {
             transport.Output.Write("a"u8);
             deferred = transport.Output.FlushAsync().IsCompletedSuccessfully;
@@ -174,7 +134,7 @@ public class WriteBehindTests
     [Test]
     public async Task A_flush_from_another_thread_as_the_loop_ends_its_iteration_keeps_the_order()
     {
-        var (transport, peer, listener) = await PairAsync();
+        var (transport, peer, listener) = await EpollLoop.PairAsync();
         using var _ = listener;
         using var __ = peer;
         var reading = TestSockets.ReceiveToEndAsync(peer, 1 << 20);
@@ -187,7 +147,7 @@ public class WriteBehindTests
         {
             var tag = (byte)round;
             Task? other = null;
-            var thread = await OnLoopAsync(transport, peer, () =>
+            var thread = await EpollLoop.OnLoopAsync(transport, peer, () =>
             {
                 transport.Output.Write([tag, (byte)'x']);
                 deferred += transport.Output.FlushAsync().IsCompletedSuccessfully ? 1 : 0;
@@ -221,7 +181,7 @@ public class WriteBehindTests
 
         // The next flush on the loop's thread waits for that send; once the peer reads, it completes and its bytes
         // follow (written behind again, from the loop), and the completion sends them before the FIN.
-        await OnLoopAsync(transport, peer, () =>
+        await EpollLoop.OnLoopAsync(transport, peer, () =>
         {
             transport.Output.Write(Enumerable.Repeat((byte)rounds, ChunkSize).ToArray());
             held = transport.Output.FlushAsync();
@@ -247,14 +207,14 @@ public class WriteBehindTests
     {
         foreach (var dispose in new[] { false, true })
         {
-            var (transport, peer, listener) = await PairAsync();
+            var (transport, peer, listener) = await EpollLoop.PairAsync();
             using var _ = listener;
             using var __ = peer;
             var reading = TestSockets.ReceiveToEndAsync(peer, 1 << 20);
             var deferred = false;
             Task? completing = null;
 
-            var thread = await OnLoopAsync(transport, peer, () =>
+            var thread = await EpollLoop.OnLoopAsync(transport, peer, () =>
             {
                 transport.Output.Write("bye"u8);
                 deferred = transport.Output.FlushAsync().IsCompletedSuccessfully;
@@ -283,11 +243,11 @@ public class WriteBehindTests
     [Test]
     public async Task A_write_behind_send_that_fails_fails_the_next_flush_even_with_nothing_to_send()
     {
-        var (transport, peer, listener) = await PairAsync();
+        var (transport, peer, listener) = await EpollLoop.PairAsync();
         using var _ = listener;
         var deferred = false;
 
-        var thread = await OnLoopAsync(transport, peer, () =>
+        var thread = await EpollLoop.OnLoopAsync(transport, peer, () =>
         {
             peer.LingerState = new LingerOption(true, 0);
             peer.Dispose(); // RST: the send at the end of the iteration fails
@@ -314,7 +274,7 @@ public class WriteBehindTests
     /// </summary>
     private static async Task<(SocketTransport Transport, Socket Peer, Socket Listener, int Rounds)> StuckAsync()
     {
-        var (transport, peer, listener) = await PairAsync(sendBufferSize: 4096);
+        var (transport, peer, listener) = await EpollLoop.PairAsync(sendBufferSize: 4096);
         peer.ReceiveBufferSize = 4096;
         return (transport, peer, listener, await FillUntilAWriteBehindSendStaysAsync(transport, peer));
     }
@@ -330,7 +290,7 @@ public class WriteBehindTests
         for (var round = 0; round < 4096; round++)
         {
             var deferred = false;
-            await OnLoopAsync(transport, peer, () =>
+            await EpollLoop.OnLoopAsync(transport, peer, () =>
             {
                 Array.Fill(chunk, (byte)round);
                 transport.Output.Write(chunk);

@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using Sidekick.Http1;
 
 namespace Sidekick.Core.Transport.Epoll;
 
@@ -159,14 +160,33 @@ internal sealed unsafe class EpollEngine
         }
     }
 
+    /// <summary>
+    /// How long a loop waits without an event before it empties its thread's pool caches (milliseconds). Shorter than
+    /// the server's 5 s before it returns memory at rest, so what the loop kept is garbage by then. Tests shorten it.
+    /// </summary>
+    internal static int IdleTrimAfter = 2000;
+
     private void Loop()
     {
+        // This thread runs the requests of a whole batch of events between two waits: it keeps enough pooled items
+        // for them (blocks, segments, async state), which takes the shared pools' lock off the request path.
+        ThreadCaches.UseLargeCaches();
+        var busy = false;
         var events = (byte*)NativeMemory.Alloc((nuint)(MaxEvents * Native.EventSize));
         while (true)
         {
-            var n = Native.EpollWait(_epfd, events, MaxEvents, -1);
-            if (n < 0)
+            var n = Native.EpollWait(_epfd, events, MaxEvents, busy ? IdleTrimAfter : -1);
+            if (n <= 0)
             {
+                if (n == 0)
+                {
+                    // Idle: nobody else can empty this thread's caches, and the memory returned at rest should not
+                    // keep them. Waits without a timeout until the next event.
+                    ThreadCaches.TrimThisThread();
+                    busy = false;
+                    continue;
+                }
+
                 if (Marshal.GetLastPInvokeError() == Native.EINTR)
                 {
                     continue;
@@ -174,6 +194,8 @@ internal sealed unsafe class EpollEngine
 
                 Environment.FailFast($"epoll_wait failed: errno {Marshal.GetLastPInvokeError()}");
             }
+
+            busy = true;
 
             var slots = Volatile.Read(ref _slots);
             t_writingBehind = n >= WriteBehindFrom ? this : null;
