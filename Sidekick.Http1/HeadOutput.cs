@@ -37,13 +37,24 @@ internal ref struct HeadOutput
         _buffered += bytes.Length;
     }
 
-    /// <summary>"name: value" CRLF.</summary>
+    /// <summary>"name: value" CRLF, as one piece: one check for room, and the separators stored, not copied.</summary>
     public void Header(scoped ReadOnlySpan<byte> name, scoped ReadOnlySpan<byte> value)
     {
-        Write(name);
-        Write(": "u8);
-        Write(value);
-        Write("\r\n"u8);
+        var length = name.Length + value.Length + 4;
+        if (length > _span.Length - _buffered)
+        {
+            Commit();
+            _span = _output.GetSpan(Math.Max(length, MinimumRequest));
+        }
+
+        var span = _span.Slice(_buffered, length);
+        name.CopyTo(span);
+        span[name.Length] = (byte)':';
+        span[name.Length + 1] = (byte)' ';
+        value.CopyTo(span[(name.Length + 2)..]);
+        span[length - 2] = (byte)'\r';
+        span[length - 1] = (byte)'\n';
+        _buffered += length;
     }
 
     /// <summary>A three-digit status code (100-599 by construction of the parser).</summary>
