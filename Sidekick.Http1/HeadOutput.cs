@@ -25,22 +25,23 @@ internal ref struct HeadOutput
 
     public readonly int Written => _committed + _buffered;
 
-    public void Write(scoped ReadOnlySpan<byte> bytes)
-    {
-        if (bytes.Length > _span.Length - _buffered)
-        {
-            Commit();
-            _span = _output.GetSpan(Math.Max(bytes.Length, MinimumRequest));
-        }
-
-        bytes.CopyTo(_span[_buffered..]);
-        _buffered += bytes.Length;
-    }
+    public void Write(scoped ReadOnlySpan<byte> bytes) => bytes.CopyTo(Take(bytes.Length));
 
     /// <summary>"name: value" CRLF, as one piece: one check for room, and the separators stored, not copied.</summary>
     public void Header(scoped ReadOnlySpan<byte> name, scoped ReadOnlySpan<byte> value)
     {
-        var length = name.Length + value.Length + 4;
+        var span = Take(name.Length + value.Length + 4);
+        name.CopyTo(span);
+        span[name.Length] = (byte)':';
+        span[name.Length + 1] = (byte)' ';
+        value.CopyTo(span[(name.Length + 2)..]);
+        span[^2] = (byte)'\r';
+        span[^1] = (byte)'\n';
+    }
+
+    /// <summary>The next <paramref name="length"/> bytes of output, counted as written (a new span when they do not fit).</summary>
+    private Span<byte> Take(int length)
+    {
         if (length > _span.Length - _buffered)
         {
             Commit();
@@ -48,13 +49,8 @@ internal ref struct HeadOutput
         }
 
         var span = _span.Slice(_buffered, length);
-        name.CopyTo(span);
-        span[name.Length] = (byte)':';
-        span[name.Length + 1] = (byte)' ';
-        value.CopyTo(span[(name.Length + 2)..]);
-        span[length - 2] = (byte)'\r';
-        span[length - 1] = (byte)'\n';
         _buffered += length;
+        return span;
     }
 
     /// <summary>A three-digit status code (100-599 by construction of the parser).</summary>

@@ -141,8 +141,10 @@ public sealed class ThreadCache<T> : ThreadCaches.ICache
 
     internal ThreadCache(int capacity) => _items = new object?[capacity];
 
-    /// <inheritdoc />
-    public int Count => _count;
+    /// <summary>How many items the cache holds (for tests).</summary>
+    internal int Count => _count;
+
+    int ThreadCaches.ICache.Count => _count;
 
     internal bool TryTake(out T item)
     {
@@ -193,7 +195,7 @@ public static class ThreadCaches
     private static List<ICache>? t_caches;
 
     /// <summary>A thread's cache of one pool.</summary>
-    public interface ICache
+    internal interface ICache
     {
         /// <summary>How many items the cache holds.</summary>
         int Count { get; }
@@ -208,8 +210,8 @@ public static class ThreadCaches
     /// </summary>
     public static void UseLargeCaches() => t_large = true;
 
-    /// <summary>How many items the calling thread's caches hold.</summary>
-    public static int ItemsOnThisThread
+    /// <summary>How many items the calling thread's caches hold (for tests).</summary>
+    internal static int ItemsOnThisThread
     {
         get
         {
